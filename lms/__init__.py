@@ -1,0 +1,209 @@
+"""MiP training platform. :func:`create_app` is the only place the app is assembled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+
+from lms.config import PROJECT_ROOT, load_config
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, extensions, activity types, courses, blueprints.
+
+    Raises lms.catalogue.content.CourseContentError if any course is broken, and
+    lms.plugins.RegistryError if two activity types share a name.
+    """
+    config = dict(config or {})
+    instance_path = Path(config.pop("INSTANCE_PATH", PROJECT_ROOT / "instance"))
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    instance_path.mkdir(parents=True, exist_ok=True)
+    load_config(app, config)
+    _init_logging(app)
+
+    from lms.extensions import babel, csrf, db, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app)
+    _init_login(app)
+
+    from lms.catalogue.content import load_catalogue
+    from lms.plugins import build_registry
+
+    registry = build_registry()
+    app.extensions["lms.activity_types"] = registry
+    app.extensions["lms.courses"] = load_catalogue(app.config["LMS_COURSES_DIR"], registry)
+
+    from lms.accounts.routes import bp as accounts_bp
+    from lms.admin.routes import bp as admin_bp
+    from lms.catalogue.routes import bp as catalogue_bp
+    from lms.learning.routes import bp as learning_bp
+
+    app.register_blueprint(catalogue_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(learning_bp)
+    app.register_blueprint(admin_bp)
+    # Activity pages check CSRF themselves so an expired token keeps what was typed.
+    csrf.exempt("lms.learning.routes.activity")
+
+    from lms.learning.services import connect_signals
+
+    connect_signals()
+
+    from lms.security import init_security
+
+    init_security(app)
+    _init_transactions(app)
+    _init_errors(app)
+    _init_templates(app)
+
+    from lms.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_logging(app: Flask) -> None:
+    if not app.debug and not app.testing and not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    # Alembic announces every plugin it loads at INFO; that is noise on each start.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def _init_login(app: Flask) -> None:
+    from lms.accounts.models import User
+    from lms.extensions import db, login_manager
+    from lms.i18n import _l
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Log in to see this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        raw_id, _sep, fingerprint = user_id.partition(":")
+        if not raw_id.isdigit():
+            return None
+        user = db.session.get(User, int(raw_id))
+        if user is None or user.get_id() != user_id or not user.is_active:
+            return None
+        return user
+
+
+def _init_transactions(app: Flask) -> None:
+    """One commit at the end of each successful request; rollback otherwise."""
+    from lms.extensions import db
+
+    @app.after_request
+    def commit(response):
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+
+def _init_errors(app: Flask) -> None:
+    from lms.i18n import _
+
+    def page(status: int, title: str, message: str):
+        return render_template(
+            "errors/error.html", status=status, title=title, message=message
+        ), status
+
+    @app.errorhandler(403)
+    def forbidden(_e):
+        return page(403, _("Not allowed"), _("Your account does not give you access to this page."))
+
+    @app.errorhandler(404)
+    def not_found(_e):
+        return page(404, _("Page not found"), _("Check the address, or go back to your dashboard."))
+
+    @app.errorhandler(405)
+    def method_not_allowed(_e):
+        return page(405, _("Not allowed"), _("This page cannot be used that way."))
+
+    @app.errorhandler(413)
+    def too_large(_e):
+        return page(413, _("Too large"), _("What you sent is too large."))
+
+    @app.errorhandler(429)
+    def too_many(_e):
+        return page(
+            429,
+            _("Too many attempts"),
+            _("There have been too many attempts. Wait a few minutes and try again."),
+        )
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_e):
+        # Show back what was typed (never passwords) so nothing is lost.
+        kept = [
+            (key, value)
+            for key in request.form
+            if key != "csrf_token" and "password" not in key and key not in {"current", "confirm"}
+            for value in request.form.getlist(key)
+            if value.strip()
+        ]
+        return (
+            render_template("errors/csrf.html", kept=kept, back=request.path),
+            400,
+        )
+
+    @app.errorhandler(500)
+    def server_error(_e):
+        return page(
+            500, _("Something went wrong"), _("Nothing you sent was saved. Please try again.")
+        )
+
+
+def _init_templates(app: Flask) -> None:
+    from flask_login import current_user
+
+    from lms.accounts.models import Role
+
+    app.jinja_env.add_extension("jinja2.ext.do")
+    from lms.forms import first_errors
+
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        return {"Role": Role, "current_user": current_user}
+
+    # Globals, unlike context processors, are visible inside imported macros.
+    app.jinja_env.globals["first_errors"] = first_errors
+
+    @app.template_filter("date")
+    def format_date(value) -> str:
+        if value is None:
+            return ""
+        from flask_babel import format_date as babel_date
+
+        return babel_date(value, "d MMMM y")
+
+    @app.template_filter("datetime")
+    def format_datetime(value) -> str:
+        if value is None:
+            return ""
+        from flask_babel import format_datetime as babel_datetime
+
+        return babel_datetime(value, "d MMMM y, HH:mm")

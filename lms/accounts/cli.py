@@ -1,0 +1,266 @@
+"""`flask lms users ...` and `flask lms regions ...`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import yaml
+from flask import current_app
+from sqlalchemy import func, select
+
+from lms.accounts import services
+from lms.accounts.models import Region, Role, User
+from lms.extensions import db
+
+REGIONS_FILE = Path(__file__).resolve().parent.parent / "data" / "regions.yaml"
+
+users_cli = click.Group("users", help="Create and import accounts.")
+regions_cli = click.Group("regions", help="List, add and seed regions.")
+
+ROLE_CHOICE = click.Choice([r.value for r in Role], case_sensitive=False)
+
+
+def _region_or_fail(name: str | None) -> Region | None:
+    if not name:
+        return None
+    region = services.region_by_name(name)
+    if region is None:
+        known = ", ".join(r.name for r in db.session.scalars(select(Region).order_by(Region.name)))
+        raise click.BadParameter(f"no region {name!r} (known: {known})", param_hint="--region")
+    return region
+
+
+@users_cli.command("create")
+@click.option("--email", required=True, help="Email address (the login).")
+@click.option("--name", required=True, help="Full name.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=ROLE_CHOICE,
+    help="trainee, facilitator, officer or admin; repeat for several.",
+)
+@click.option("--region", help="Region name; required for a national officer.")
+def create_user(email: str, name: str, roles: tuple[str, ...], region: str | None) -> None:
+    """Create an account and print its one-time set-password link."""
+    try:
+        created = services.create_user(email, name, roles, _region_or_fail(region))
+    except services.AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    db.session.commit()
+    click.echo(f"Created {created.user.email} ({', '.join(sorted(created.user.role_names))}).")
+    click.echo(f"One-time link to set the password: {created.set_password_url}")
+
+
+@dataclass
+class _Row:
+    line: int
+    email: str
+    outcome: str
+    ok: bool
+
+
+@users_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--skip-bad", is_flag=True, help="Import the good rows even when some rows are refused."
+)
+def import_users(file: Path, skip_bad: bool) -> None:
+    """Import accounts from a CSV file with columns email, name, roles, region.
+
+    ``roles`` holds one or more of trainee, facilitator, officer, admin separated
+    by ``;``. Every row is checked first. Unless --skip-bad is given, one bad row
+    means nothing is imported. Each created account is sent its set-password link.
+    """
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file} is not UTF-8 text") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    expected = {"email", "name", "roles", "region"}
+    header = {h.strip().lower() for h in (reader.fieldnames or [])}
+    if not {"email", "name", "roles"} <= header:
+        raise click.ClickException(
+            f"{file}: the first line must name the columns email,name,roles,region "
+            f"(found: {', '.join(reader.fieldnames or []) or 'nothing'})"
+        )
+    unknown = header - expected
+    if unknown:
+        raise click.ClickException(f"{file}: unknown column(s): {', '.join(sorted(unknown))}")
+    rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in r.items()} for r in reader]
+    if not rows:
+        raise click.ClickException(f"{file}: no rows to import")
+
+    report: list[_Row] = []
+    seen: dict[str, int] = {}
+    with click.progressbar(
+        enumerate(rows, start=2),
+        length=len(rows),
+        label="Checking and importing",
+        file=click.get_text_stream("stderr"),
+    ) as bar:
+        for line, row in bar:
+            email = row.get("email", "")
+            try:
+                key = services.normalise_email(email)
+                if key in seen:
+                    raise services.AccountError(f"same email as line {seen[key]}", "email")
+                seen[key] = line
+                region = services.region_by_name(row["region"]) if row.get("region") else None
+                if row.get("region") and region is None:
+                    raise services.AccountError(f"no region {row['region']!r}", "region")
+                roles = [r for r in row.get("roles", "").replace(",", ";").split(";") if r.strip()]
+                with db.session.begin_nested():
+                    created = services.create_user(
+                        email, row.get("name", ""), roles, region, send_link=False
+                    )
+                report.append(_Row(line, created.user.email, "created", True))
+            except services.AccountError as exc:
+                report.append(_Row(line, email or "(no email)", f"refused: {exc.message}", False))
+    bad = [r for r in report if not r.ok]
+    for r in report:
+        colour = "green" if r.ok else "red"
+        outcome = (
+            r.outcome
+            if (r.ok and (skip_bad or not bad))
+            else ("would be created" if r.ok else r.outcome)
+        )
+        click.secho(f"line {r.line}: {r.email}: {outcome}", fg=colour)
+    if bad and not skip_bad:
+        db.session.rollback()
+        raise click.ClickException(
+            f"{len(bad)} of {len(report)} rows refused; nothing was imported. "
+            "Fix the rows and run again, or use --skip-bad to import the others."
+        )
+    created_users = [services.find_by_email(r.email) for r in report if r.ok]
+    for user in created_users:
+        services.issue_password_link(user, "setup")
+    db.session.commit()
+    click.echo(f"Imported {len(created_users)} accounts; {len(bad)} refused.")
+
+
+@users_cli.command("list")
+def list_users() -> None:
+    """List accounts with their roles."""
+    for user in db.session.scalars(select(User).order_by(User.email)):
+        roles = ", ".join(f"{r.role} ({r.region.name})" if r.region else r.role for r in user.roles)
+        click.echo(f"{user.email}\t{user.name}\t{roles}")
+
+
+@users_cli.command("link")
+@click.option("--email", required=True)
+def password_link(email: str) -> None:
+    """Print (and send) a new one-time set-password link for an account."""
+    user = services.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no account {email}")
+    url = services.issue_password_link(user, "setup" if not user.password_hash else "reset")
+    db.session.commit()
+    click.echo(url)
+
+
+def seed_regions() -> int:
+    """Add the default regions when there are none. Returns how many were added."""
+    if db.session.scalar(select(func.count(Region.id))):
+        return 0
+    from lms.admin.routes import slugify
+
+    names = yaml.safe_load(REGIONS_FILE.read_text(encoding="utf-8"))
+    for name in names:
+        db.session.add(Region(name=name, slug=slugify(name)))
+    db.session.flush()
+    return len(names)
+
+
+@regions_cli.command("seed")
+def seed() -> None:
+    """Load the default regions into an empty database."""
+    added = seed_regions()
+    db.session.commit()
+    click.echo(f"Added {added} regions." if added else "Regions already present; nothing added.")
+
+
+@regions_cli.command("list")
+def list_regions() -> None:
+    for region in db.session.scalars(select(Region).order_by(Region.name)):
+        click.echo(f"{region.slug}\t{region.name}")
+
+
+@regions_cli.command("add")
+@click.argument("name")
+def add_region(name: str) -> None:
+    from lms.admin.routes import slugify
+
+    name = " ".join(name.split())
+    if services.region_by_name(name):
+        raise click.ClickException(f"region {name!r} exists")
+    db.session.add(Region(name=name, slug=slugify(name)))
+    db.session.commit()
+    click.echo(f"Added {name}.")
+
+
+DEMO_PEOPLE = [
+    # Invented people, one per role.
+    ("admin@example.org", "Morwenna Pryce", ["admin"], "London"),
+    ("officer@example.org", "Tomasz Wronski", ["officer"], "North East"),
+    ("facilitator@example.org", "Niamh Gallagher", ["facilitator"], "London"),
+    ("trainee@example.org", "Sam Okafor", ["trainee"], "North East"),
+    ("rep@example.org", "Eluned Hughes", ["trainee", "facilitator"], "Wales"),
+]
+
+
+def demo_password() -> str:
+    """The demo accounts' password: LMS_DEMO_PASSWORD, or one generated into instance/."""
+    configured = current_app.config.get("LMS_DEMO_PASSWORD")
+    if configured:
+        return configured
+    path = Path(current_app.instance_path) / "demo_password"
+    if path.exists():
+        return path.read_text().strip()
+    password = "-".join(secrets.choice(_WORDS) for _ in range(3)) + str(secrets.randbelow(90) + 10)
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return password
+
+
+_WORDS = [
+    "harbour",
+    "meadow",
+    "lantern",
+    "copper",
+    "orchard",
+    "thistle",
+    "pebble",
+    "willow",
+    "saffron",
+    "granite",
+    "heron",
+    "bramble",
+    "juniper",
+    "falcon",
+    "marble",
+    "clover",
+]
+
+
+def create_demo_accounts() -> list[tuple[str, str, bool]]:
+    """Create the demo accounts that do not exist yet. Returns (email, roles, created)."""
+    password = demo_password()
+    out = []
+    for email, name, roles, region_name in DEMO_PEOPLE:
+        if services.find_by_email(email) is not None:
+            out.append((email, ", ".join(roles), False))
+            continue
+        region = services.region_by_name(region_name)
+        created = services.create_user(email, name, roles, region, send_link=False)
+        services.set_password(created.user, password)
+        out.append((email, ", ".join(roles), True))
+    db.session.flush()
+    return out

@@ -1,0 +1,115 @@
+"""People, their roles, the regions national officers cover, and one-time password tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.db import TimestampMixin, utcnow
+from lms.extensions import db
+from lms.i18n import _l
+
+
+class Role(StrEnum):
+    TRAINEE = "trainee"
+    FACILITATOR = "facilitator"
+    OFFICER = "officer"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return str(ROLE_LABELS[self])
+
+
+ROLE_LABELS = {
+    Role.TRAINEE: _l("Trainee"),
+    Role.FACILITATOR: _l("Facilitator"),
+    Role.OFFICER: _l("National officer"),
+    Role.ADMIN: _l("Administrator"),
+}
+
+
+class Region(db.Model):
+    """A region covered by an MiP national officer. Regions are data, added by administrators."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+
+    def __repr__(self) -> str:
+        return f"<Region {self.slug}>"
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active_account: Mapped[bool] = mapped_column(default=True)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    last_login_at: Mapped[datetime | None]
+    password_changed_at: Mapped[datetime | None]
+
+    region: Mapped[Region | None] = relationship()
+    roles: Mapped[list[RoleAssignment]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="RoleAssignment.id"
+    )
+
+    # Flask-Login asks is_active; a deactivated account cannot log in.
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.is_active_account
+
+    def get_id(self) -> str:
+        # The session carries this id and a password fingerprint, so changing the
+        # password ends every other session.
+        return f"{self.id}:{(self.password_hash or '')[-16:]}"
+
+    def has_role(self, role: Role | str) -> bool:
+        return any(r.role == role for r in self.roles)
+
+    @property
+    def role_names(self) -> set[str]:
+        return {r.role for r in self.roles}
+
+    def officer_regions(self) -> list[Region]:
+        return [r.region for r in self.roles if r.role == Role.OFFICER and r.region is not None]
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
+
+    def __repr__(self) -> str:
+        return f"<User {self.id}>"
+
+
+class RoleAssignment(db.Model):
+    """A role a person holds. National officers hold the role for a region."""
+
+    __table_args__ = (UniqueConstraint("user_id", "role", "region_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+
+    user: Mapped[User] = relationship(back_populates="roles")
+    region: Mapped[Region | None] = relationship()
+
+
+class PasswordToken(db.Model):
+    """A one-time token to set or reset a password. Only its SHA-256 is stored."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(10))  # "setup" or "reset"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()

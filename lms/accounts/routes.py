@@ -1,0 +1,133 @@
+"""Log in, log out, set, reset and change passwords."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from lms.accounts import services
+from lms.accounts.forms import ChangePasswordForm, LoginForm, ResetRequestForm, SetPasswordForm
+from lms.extensions import limiter
+from lms.i18n import _
+from lms.security import is_safe_next
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("accounts", __name__)
+
+
+def _failed(response) -> bool:
+    # Only failed attempts count towards the login limits.
+    return response.status_code == 401
+
+
+def _account_key() -> str:
+    # The limiter's key is a hash, so its storage never holds an email address.
+    email = (request.form.get("email") or "").strip().lower()
+    return "login-account:" + hashlib.sha256(email.encode()).hexdigest()
+
+
+def _address_limit() -> str:
+    return current_app.config["LMS_LOGIN_LIMIT_PER_ADDRESS"]
+
+
+def _account_limit() -> str:
+    return current_app.config["LMS_LOGIN_LIMIT_PER_ACCOUNT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_address_limit, methods=["POST"], deduct_when=_failed)
+@limiter.limit(_account_limit, methods=["POST"], key_func=_account_key, deduct_when=_failed)
+def login():
+    next_url = request.values.get("next")
+    if not is_safe_next(next_url):
+        next_url = None
+    if current_user.is_authenticated:
+        return redirect(next_url or url_for("learning.dashboard"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            log.info("User %s logged in", user.id)
+            return redirect(next_url or url_for("learning.dashboard"))
+        log.info("Failed login")
+        form.password.errors.append(_("The email address or password is not right."))
+        status = 401
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/login.html", form=form, next_url=next_url), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/password/set/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    record = services.token_user(token)
+    if record is None:
+        return render_template("accounts/link_expired.html"), 410
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = services.use_token(record, form.password.data)
+        except services.AccountError as exc:
+            form.password.errors.append(exc.message)
+        else:
+            logout_user()
+            login_user(user)
+            flash(_("Your password is set. Welcome, %(name)s.", name=user.first_name), "success")
+            return redirect(url_for("learning.dashboard"))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "accounts/set_password.html", form=form, user=record.user, purpose=record.purpose
+    ), status
+
+
+@bp.route("/password/reset", methods=["GET", "POST"])
+@limiter.limit("5 per 15 minutes", methods=["POST"])
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        services.request_reset(form.email.data)
+        # Same answer whether or not there is an account: it must not reveal members.
+        flash(
+            _(
+                "If an account uses that address, we have sent it a link to reset the password. "
+                "The link works once."
+            ),
+            "info",
+        )
+        return redirect(url_for("accounts.login"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("accounts/reset_request.html", form=form), status
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if services.authenticate(current_user.email, form.current.data) is None:
+            form.current.errors.append(_("That is not your current password."))
+        else:
+            try:
+                services.set_password(current_user, form.password.data)
+            except services.AccountError as exc:
+                form.password.errors.append(exc.message)
+            else:
+                # The session's id includes a password fingerprint: log in again to keep this one.
+                login_user(current_user._get_current_object())
+                flash(_("Your password has been changed."), "success")
+                return redirect(url_for("accounts.account"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("accounts/account.html", form=form), status

@@ -1,0 +1,290 @@
+"""Accounts: creating people, roles, passwords and one-time password links.
+
+Functions flush but never commit; the request (or CLI command) commits once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_request_context, url_for
+from sqlalchemy import func, select
+
+from lms import signals
+from lms.accounts.models import PasswordToken, Region, Role, RoleAssignment, User
+from lms.db import utcnow
+from lms.extensions import db
+from lms.i18n import _
+from lms.mail import send_mail
+
+log = logging.getLogger(__name__)
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = (
+    128  # argon2 would take more, but an unbounded input invites denial of service
+)
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be carried out; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def _hasher() -> PasswordHasher:
+    config = current_app.config
+    return PasswordHasher(
+        time_cost=config["LMS_ARGON2_TIME_COST"], memory_cost=config["LMS_ARGON2_MEMORY_COST"]
+    )
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is not acceptable, or None."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return _("Use at least %(n)d characters.", n=PASSWORD_MIN_LENGTH)
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return _("Use at most %(n)d characters.", n=PASSWORD_MAX_LENGTH)
+    if not password.strip():
+        return _("A password cannot be only spaces.")
+    return None
+
+
+def set_password(user: User, password: str) -> None:
+    """Hash and store a new password. Raises AccountError if it is too short or too long."""
+    problem = password_problem(password)
+    if problem:
+        raise AccountError(problem, "password")
+    user.password_hash = _hasher().hash(password)
+    user.password_changed_at = utcnow()
+    db.session.flush()
+
+
+# A fixed hash to verify against when no account matches, so that response time
+# does not tell whether an address has an account.
+_DUMMY_HASH: dict[tuple[int, int], str] = {}
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None."""
+    hasher = _hasher()
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return None
+    user = find_by_email(email)
+    target = user.password_hash if user is not None and user.password_hash else None
+    if target is None:
+        key = (hasher.time_cost, hasher.memory_cost)
+        if key not in _DUMMY_HASH:
+            _DUMMY_HASH[key] = hasher.hash(secrets.token_urlsafe(16))
+        target = _DUMMY_HASH[key]
+    try:
+        hasher.verify(target, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.password_hash or not user.is_active:
+        return None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    user.last_login_at = utcnow()
+    db.session.flush()
+    return user
+
+
+def normalise_email(email: str) -> str:
+    """Validate an address's syntax and return it normalised. Raises AccountError."""
+    try:
+        result = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise AccountError(
+            _("Enter a valid email address (%(reason)s).", reason=str(exc)), "email"
+        ) from exc
+    return result.normalized.lower()
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def region_by_name(value: str) -> Region | None:
+    value = value.strip()
+    return db.session.scalar(
+        select(Region).where(
+            (func.lower(Region.name) == value.lower()) | (Region.slug == value.lower())
+        )
+    )
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    user: User
+    set_password_url: str
+
+
+def create_user(
+    email: str,
+    name: str,
+    roles: Iterable[str],
+    region: Region | None = None,
+    *,
+    send_link: bool = True,
+) -> NewAccount:
+    """Create an account with roles and a one-time link to set its password.
+
+    ``region`` is the person's home region; national officers officiate for it.
+    Raises AccountError (with the field at fault) for a bad or taken email, an empty
+    name, an unknown role, or an officer without a region.
+    """
+    email = normalise_email(email)
+    name = " ".join(name.split())
+    if not name:
+        raise AccountError(_("Enter the person's name."), "name")
+    if len(name) > 200:
+        raise AccountError(_("Use at most 200 characters for the name."), "name")
+    role_set: list[Role] = []
+    for raw in roles:
+        try:
+            role = Role(raw.strip().lower())
+        except ValueError as exc:
+            raise AccountError(
+                _("Unknown role %(role)r (use trainee, facilitator, officer or admin).", role=raw),
+                "roles",
+            ) from exc
+        if role not in role_set:
+            role_set.append(role)
+    if not role_set:
+        raise AccountError(_("Give the account at least one role."), "roles")
+    if Role.OFFICER in role_set and region is None:
+        raise AccountError(_("A national officer needs a region."), "region")
+    if find_by_email(email) is not None:
+        raise AccountError(_("An account with this email address already exists."), "email")
+    user = User(email=email, name=name, region=region)
+    for role in role_set:
+        user.roles.append(
+            RoleAssignment(role=role.value, region=region if role == Role.OFFICER else None)
+        )
+    db.session.add(user)
+    db.session.flush()
+    url = issue_password_link(user, "setup", send=send_link)
+    signals.account_created.send(current_app._get_current_object(), user=user, set_password_url=url)
+    log.info("Created account %s", user.id)
+    return NewAccount(user, url)
+
+
+def set_roles(user: User, roles: Iterable[str], region: Region | None) -> None:
+    """Replace a person's roles and home region. Raises AccountError like create_user."""
+    wanted = []
+    for raw in roles:
+        try:
+            role = Role(raw)
+        except ValueError as exc:
+            raise AccountError(_("Unknown role %(role)r.", role=raw), "roles") from exc
+        if role not in wanted:
+            wanted.append(role)
+    if not wanted:
+        raise AccountError(_("Give the account at least one role."), "roles")
+    if Role.OFFICER in wanted and region is None:
+        raise AccountError(_("A national officer needs a region."), "region")
+    user.region = region
+    user.roles.clear()
+    db.session.flush()
+    for role in wanted:
+        user.roles.append(
+            RoleAssignment(role=role.value, region=region if role == Role.OFFICER else None)
+        )
+    db.session.flush()
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def external_url(endpoint: str, **values: str) -> str:
+    """An absolute URL, based on LMS_BASE_URL when set (emails, CLI), else on the request."""
+    base = current_app.config.get("LMS_BASE_URL")
+    if not base and has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    # Outside a request (CLI) with no LMS_BASE_URL: the local development server.
+    base = (base or f"http://127.0.0.1:{os.environ.get('PORT', '5000')}").rstrip("/")
+    with current_app.test_request_context(base_url=base):
+        return url_for(endpoint, _external=True, **values)
+
+
+def issue_password_link(user: User, purpose: str, *, send: bool = True) -> str:
+    """Create a one-time set/reset-password link for ``user`` and email it (or log it).
+
+    Earlier unused links of the same account stop working.
+    """
+    now = utcnow()
+    for old in db.session.scalars(
+        select(PasswordToken).where(
+            PasswordToken.user_id == user.id, PasswordToken.used_at.is_(None)
+        )
+    ):
+        old.used_at = now
+    token = secrets.token_urlsafe(32)
+    hours = current_app.config["LMS_PASSWORD_TOKEN_HOURS"]
+    db.session.add(
+        PasswordToken(
+            user_id=user.id,
+            token_hash=_token_hash(token),
+            purpose=purpose,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
+    db.session.flush()
+    url = external_url("accounts.set_password", token=token)
+    if send:
+        if purpose == "setup":
+            subject = _("Your MiP training account")
+            intro = _(
+                "Hello %(name)s,\n\nAn account has been made for you on the MiP training platform. "
+                "Choose your password here (the link works once and for %(hours)d hours):",
+                name=user.name,
+                hours=hours,
+            )
+        else:
+            subject = _("Reset your MiP training password")
+            intro = _(
+                "Hello %(name)s,\n\nSomeone (we hope you) asked to reset your password. "
+                "Choose a new one here (the link works once and for %(hours)d hours):",
+                name=user.name,
+                hours=hours,
+            )
+        send_mail(user.email, subject, f"{intro}\n\n{url}\n")
+    return url
+
+
+def token_user(token: str) -> PasswordToken | None:
+    """The unused, unexpired token record for ``token``, or None."""
+    record = db.session.scalar(
+        select(PasswordToken).where(PasswordToken.token_hash == _token_hash(token))
+    )
+    if record is None or record.used_at is not None or record.expires_at < utcnow():
+        return None
+    return record
+
+
+def use_token(record: PasswordToken, password: str) -> User:
+    """Set the password through a one-time token and spend the token. Raises AccountError."""
+    set_password(record.user, password)
+    record.used_at = utcnow()
+    db.session.flush()
+    return record.user
+
+
+def request_reset(email: str) -> None:
+    """Email a reset link if an active account has this address; do nothing otherwise."""
+    user = find_by_email(email)
+    if user is not None and user.is_active:
+        issue_password_link(user, "reset")

@@ -1,0 +1,170 @@
+"""The training office: accounts and regions."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import func, or_, select
+
+from lms.accounts import services as accounts
+from lms.accounts.models import Region, Role, RoleAssignment, User
+from lms.admin.forms import AccountForm, RegionForm, RolesForm
+from lms.extensions import db
+from lms.i18n import _
+from lms.security import roles_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+PAGE_SIZE = 50
+
+
+def _regions() -> list[Region]:
+    return list(db.session.scalars(select(Region).order_by(Region.name)))
+
+
+def _region_choices() -> list[tuple[str, str]]:
+    return [("", _("No region"))] + [(str(r.id), r.name) for r in _regions()]
+
+
+def _region(value: str | None) -> Region | None:
+    return db.session.get(Region, int(value)) if value and value.isdigit() else None
+
+
+@bp.get("/users")
+@roles_required(Role.ADMIN)
+def users():
+    q = (request.args.get("q") or "").strip()
+    role = request.args.get("role") or ""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    stmt = select(User).order_by(User.name, User.id)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(or_(func.lower(User.name).like(like), func.lower(User.email).like(like)))
+    if role in {r.value for r in Role}:
+        stmt = stmt.where(User.roles.any(RoleAssignment.role == role))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    people = list(db.session.scalars(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    return render_template(
+        "admin/users.html",
+        people=people,
+        q=q,
+        role=role,
+        page=page,
+        total=total,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        roles=list(Role),
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def new_user():
+    form = AccountForm()
+    form.region.choices = _region_choices()
+    if form.validate_on_submit():
+        try:
+            created = accounts.create_user(
+                form.email.data, form.name.data, form.roles.data or [], _region(form.region.data)
+            )
+        except accounts.AccountError as exc:
+            getattr(form, exc.field, form.email).errors.append(exc.message)
+        else:
+            flash(
+                _(
+                    "Account created for %(name)s. "
+                    "They have been sent a link to set their password.",
+                    name=created.user.name,
+                ),
+                "success",
+            )
+            return redirect(url_for("admin.user", user_id=created.user.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("admin/user_new.html", form=form), status
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def user(user_id: int):
+    person = db.session.get(User, user_id)
+    if person is None:
+        abort(404)
+    form = RolesForm()
+    form.region.choices = _region_choices()
+    if request.method == "GET":
+        form.roles.data = sorted(person.role_names)
+        form.region.data = str(person.region_id or "")
+    if form.validate_on_submit():
+        try:
+            accounts.set_roles(person, form.roles.data or [], _region(form.region.data))
+        except accounts.AccountError as exc:
+            getattr(form, exc.field, form.roles).errors.append(exc.message)
+        else:
+            flash(_("Roles saved."), "success")
+            return redirect(url_for("admin.user", user_id=person.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "admin/user.html", person=person, form=form, action_form=FlaskForm()
+    ), status
+
+
+@bp.post("/users/<int:user_id>/password-link")
+@roles_required(Role.ADMIN)
+def send_password_link(user_id: int):
+    person = db.session.get(User, user_id)
+    if person is None:
+        abort(404)
+    if FlaskForm().validate_on_submit():
+        accounts.issue_password_link(person, "setup" if not person.password_hash else "reset")
+        flash(_("A new one-time link has been sent to %(email)s.", email=person.email), "success")
+    return redirect(url_for("admin.user", user_id=person.id))
+
+
+@bp.post("/users/<int:user_id>/active")
+@roles_required(Role.ADMIN)
+def toggle_active(user_id: int):
+    person = db.session.get(User, user_id)
+    if person is None:
+        abort(404)
+    if FlaskForm().validate_on_submit():
+        person.is_active_account = not person.is_active_account
+        flash(
+            _("Account reactivated.") if person.is_active_account else _("Account deactivated."),
+            "success",
+        )
+    return redirect(url_for("admin.user", user_id=person.id))
+
+
+def slugify(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60]
+
+
+@bp.route("/regions", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def regions():
+    form = RegionForm()
+    if form.validate_on_submit():
+        name = " ".join(form.name.data.split())
+        slug = slugify(name)
+        if not slug:
+            form.name.errors.append(_("Use letters or numbers in the name."))
+        elif db.session.scalar(
+            select(Region).where(or_(func.lower(Region.name) == name.lower(), Region.slug == slug))
+        ):
+            form.name.errors.append(_("There is already a region with this name."))
+        else:
+            db.session.add(Region(name=name, slug=slug))
+            flash(_("Region %(name)s added.", name=name), "success")
+            return redirect(url_for("admin.regions"))
+    counts = dict(
+        db.session.execute(
+            select(RoleAssignment.region_id, func.count())
+            .where(RoleAssignment.role == Role.OFFICER)
+            .group_by(RoleAssignment.region_id)
+        ).all()
+    )
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "admin/regions.html", regions=_regions(), form=form, officer_counts=counts
+    ), status

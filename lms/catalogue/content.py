@@ -1,0 +1,408 @@
+"""Loading and validating course content from ``courses/<slug>/``.
+
+The format is documented in ``docs/course-format.md``. :func:`load_catalogue`
+reads every course, validates all of it and either returns a complete
+:class:`Catalogue` or raises :class:`CourseContentError` listing every problem
+found, each naming the file and the field. A bad course never half-loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lms.plugins import ActivityTypeRegistry, ContentError
+
+KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ActivitySpec(_Strict):
+    key: str = Field(pattern=KEY_PATTERN)
+    type: str = Field(min_length=1)
+    title: str = Field(min_length=1, max_length=200)
+    source: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    required: bool = True
+
+
+class ModuleSpec(_Strict):
+    key: str = Field(pattern=KEY_PATTERN)
+    title: str = Field(min_length=1, max_length=200)
+    outcomes: list[str] = Field(min_length=1)
+    activities: list[ActivitySpec] = Field(min_length=1)
+
+
+class CompletionSpec(_Strict):
+    activities: Literal["all"] | list[str] = "all"
+
+
+class CourseSpec(_Strict):
+    slug: str = Field(pattern=KEY_PATTERN)
+    title: str = Field(min_length=1, max_length=200)
+    version: str = Field(min_length=1, max_length=40)
+    summary: str = Field(min_length=1)
+    prerequisites: list[str] = Field(default_factory=list)
+    completion: CompletionSpec = Field(default_factory=CompletionSpec)
+    modules: list[ModuleSpec] = Field(min_length=1)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: Any) -> Any:
+        # "2026.1" written without quotes is read by YAML as a float.
+        return str(value) if isinstance(value, int | float) else value
+
+
+@dataclass(frozen=True)
+class Activity:
+    key: str
+    type: str
+    title: str
+    required: bool
+    module_key: str
+    config: Any
+    source: str | None
+
+    @property
+    def anchor(self) -> str:
+        return f"activity-{self.key}"
+
+
+@dataclass(frozen=True)
+class Module:
+    key: str
+    title: str
+    outcomes: tuple[str, ...]
+    activities: tuple[Activity, ...]
+    number: int
+
+
+@dataclass(frozen=True)
+class Course:
+    slug: str
+    title: str
+    version: str
+    summary: str
+    prerequisites: tuple[str, ...]
+    modules: tuple[Module, ...]
+    required_keys: frozenset[str]
+    content_hash: str
+    path: Path
+    _index: dict[str, Activity] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def activities(self) -> list[Activity]:
+        return [a for m in self.modules for a in m.activities]
+
+    def activity(self, key: str) -> Activity | None:
+        return self._index.get(key)
+
+    def module_of(self, activity: Activity) -> Module:
+        return next(m for m in self.modules if m.key == activity.module_key)
+
+    def neighbours(self, key: str) -> tuple[Activity | None, Activity | None]:
+        """The activities before and after ``key`` in course order."""
+        items = self.activities
+        keys = [a.key for a in items]
+        i = keys.index(key)
+        return (items[i - 1] if i > 0 else None, items[i + 1] if i + 1 < len(items) else None)
+
+
+@dataclass
+class Catalogue:
+    """The loaded courses, in a stable order (by title)."""
+
+    courses: dict[str, Course]
+
+    def get(self, slug: str) -> Course | None:
+        return self.courses.get(slug)
+
+    def __iter__(self):
+        return iter(sorted(self.courses.values(), key=lambda c: c.title))
+
+    def __len__(self) -> int:
+        return len(self.courses)
+
+
+@dataclass(frozen=True)
+class ContentProblem:
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.field}" if self.field else self.file
+        return f"{where}: {self.message}"
+
+
+class CourseContentError(Exception):
+    """One or more problems in course content. ``problems`` lists them all."""
+
+    def __init__(self, problems: Iterable[ContentProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__(
+            "Course content is not valid:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        )
+
+
+def _loc(parts: Iterable[Any]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _pydantic_problems(file: str, exc: ValidationError, prefix: str = "") -> list[ContentProblem]:
+    problems = []
+    for err in exc.errors():
+        loc = _loc(err["loc"])
+        if prefix:
+            loc = f"{prefix}.{loc}" if loc else prefix
+        problems.append(ContentProblem(file, loc, err["msg"]))
+    return problems
+
+
+def _read_yaml(path: Path, display: str) -> tuple[Any, list[ContentProblem]]:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")), []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        return None, [ContentProblem(display, where, f"not valid YAML: {problem}")]
+    except UnicodeDecodeError:
+        return None, [ContentProblem(display, "", "not UTF-8 text")]
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root.parent))
+    except ValueError:
+        return str(path)
+
+
+def load_course(
+    course_dir: Path, registry: ActivityTypeRegistry, root: Path
+) -> tuple[Course | None, list[ContentProblem]]:
+    """Load one course folder. Returns the course (None on any problem) and the problems."""
+    course_file = course_dir / "course.yaml"
+    display = _display(course_file, root)
+    raw, problems = _read_yaml(course_file, display)
+    if problems:
+        return None, problems
+    if not isinstance(raw, dict):
+        return None, [ContentProblem(display, "", "must be a mapping of course fields")]
+    try:
+        spec = CourseSpec.model_validate(raw)
+    except ValidationError as exc:
+        return None, _pydantic_problems(display, exc)
+
+    digest = hashlib.sha256(course_file.read_bytes())
+    if spec.slug != course_dir.name:
+        problems.append(
+            ContentProblem(
+                display, "slug", f"is {spec.slug!r} but the folder is {course_dir.name!r}"
+            )
+        )
+    seen_modules: set[str] = set()
+    seen_activities: dict[str, str] = {}
+    modules: list[Module] = []
+    index: dict[str, Activity] = {}
+    base = course_dir.resolve()
+    for mi, mspec in enumerate(spec.modules):
+        mloc = f"modules[{mi}]"
+        if mspec.key in seen_modules:
+            problems.append(ContentProblem(display, f"{mloc}.key", f"{mspec.key!r} is used twice"))
+        seen_modules.add(mspec.key)
+        activities: list[Activity] = []
+        for ai, aspec in enumerate(mspec.activities):
+            aloc = f"{mloc}.activities[{ai}]"
+            if aspec.key in seen_activities:
+                problems.append(
+                    ContentProblem(
+                        display,
+                        f"{aloc}.key",
+                        f"{aspec.key!r} is already used at {seen_activities[aspec.key]}",
+                    )
+                )
+            seen_activities[aspec.key] = aloc
+            activity_type = registry.get(aspec.type)
+            if activity_type is None:
+                problems.append(
+                    ContentProblem(
+                        display,
+                        f"{aloc}.type",
+                        f"unknown activity type {aspec.type!r} "
+                        f"(known: {', '.join(registry.names())})",
+                    )
+                )
+                continue
+            source_text = None
+            source_display = display
+            source_prefix = f"{aloc}.settings"
+            if aspec.source is not None:
+                source_path = (course_dir / aspec.source).resolve()
+                if not source_path.is_relative_to(base):
+                    problems.append(
+                        ContentProblem(
+                            display, f"{aloc}.source", "must stay inside the course folder"
+                        )
+                    )
+                    continue
+                if not source_path.is_file():
+                    problems.append(
+                        ContentProblem(
+                            display, f"{aloc}.source", f"file {aspec.source!r} not found"
+                        )
+                    )
+                    continue
+                try:
+                    source_bytes = source_path.read_bytes()
+                    source_text = source_bytes.decode("utf-8")
+                except UnicodeDecodeError:
+                    problems.append(
+                        ContentProblem(_display(source_path, root), "", "not UTF-8 text")
+                    )
+                    continue
+                digest.update(aspec.source.encode() + b"\0" + source_bytes)
+                source_display = _display(source_path, root)
+                source_prefix = ""
+            elif activity_type.source_format is not None and not aspec.settings:
+                problems.append(
+                    ContentProblem(
+                        display, f"{aloc}.source", f"a {aspec.type} activity needs a source file"
+                    )
+                )
+                continue
+            try:
+                config = activity_type.parse(aspec.settings, source_text)
+            except ValidationError as exc:
+                problems.extend(_pydantic_problems(source_display, exc, source_prefix))
+                continue
+            except ContentError as exc:
+                fld = exc.field
+                if source_prefix:
+                    fld = f"{source_prefix}.{fld}" if fld else source_prefix
+                problems.append(ContentProblem(source_display, fld, exc.message))
+                continue
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                problems.append(
+                    ContentProblem(
+                        source_display, where, f"not valid YAML: {getattr(exc, 'problem', exc)}"
+                    )
+                )
+                continue
+            activity = Activity(
+                key=aspec.key,
+                type=aspec.type,
+                title=aspec.title,
+                required=aspec.required,
+                module_key=mspec.key,
+                config=config,
+                source=aspec.source,
+            )
+            activities.append(activity)
+            index[aspec.key] = activity
+        modules.append(
+            Module(
+                key=mspec.key,
+                title=mspec.title,
+                outcomes=tuple(mspec.outcomes),
+                activities=tuple(activities),
+                number=mi + 1,
+            )
+        )
+
+    if spec.completion.activities == "all":
+        required = frozenset(k for k, a in index.items() if a.required)
+    else:
+        required = frozenset(spec.completion.activities)
+        for i, key in enumerate(spec.completion.activities):
+            if key not in seen_activities:
+                problems.append(
+                    ContentProblem(display, f"completion.activities[{i}]", f"no activity {key!r}")
+                )
+    if problems:
+        return None, problems
+    course = Course(
+        slug=spec.slug,
+        title=spec.title,
+        version=spec.version,
+        summary=spec.summary,
+        prerequisites=tuple(spec.prerequisites),
+        modules=tuple(modules),
+        required_keys=required,
+        content_hash=digest.hexdigest(),
+        path=course_dir,
+        _index=index,
+    )
+    return course, []
+
+
+def load_catalogue(courses_dir: str | Path, registry: ActivityTypeRegistry) -> Catalogue:
+    """Load every ``<dir>/*/course.yaml``. Raises CourseContentError listing all problems."""
+    root = Path(courses_dir)
+    problems: list[ContentProblem] = []
+    courses: dict[str, Course] = {}
+    if not root.is_dir():
+        raise CourseContentError([ContentProblem(str(root), "", "courses folder not found")])
+    for course_dir in sorted(p for p in root.iterdir() if (p / "course.yaml").is_file()):
+        course, found = load_course(course_dir, registry, root)
+        problems.extend(found)
+        if course is not None:
+            courses[course.slug] = course
+    # Prerequisites are checked across courses once all are read.
+    for course_dir in sorted(p for p in root.iterdir() if (p / "course.yaml").is_file()):
+        course = courses.get(course_dir.name)
+        if course is None:
+            continue
+        display = _display(course_dir / "course.yaml", root)
+        for i, slug in enumerate(course.prerequisites):
+            if slug == course.slug:
+                problems.append(
+                    ContentProblem(display, f"prerequisites[{i}]", "a course cannot require itself")
+                )
+            elif slug not in courses and not (root / slug / "course.yaml").is_file():
+                problems.append(
+                    ContentProblem(display, f"prerequisites[{i}]", f"no course {slug!r}")
+                )
+    problems.extend(_cycles(courses, root))
+    if problems:
+        raise CourseContentError(problems)
+    return Catalogue(courses)
+
+
+def _cycles(courses: dict[str, Course], root: Path) -> list[ContentProblem]:
+    problems = []
+    for slug in courses:
+        stack = [(slug, (slug,))]
+        while stack:
+            current, path = stack.pop()
+            for nxt in courses[current].prerequisites if current in courses else ():
+                if nxt == slug and len(path) > 1:
+                    problems.append(
+                        ContentProblem(
+                            _display(courses[slug].path / "course.yaml", root),
+                            "prerequisites",
+                            "prerequisites go round in a circle: " + " -> ".join((*path, slug)),
+                        )
+                    )
+                    stack.clear()
+                    break
+                if nxt not in path and nxt in courses:
+                    stack.append((nxt, (*path, nxt)))
+    return problems

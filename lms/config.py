@@ -1,0 +1,117 @@
+"""Configuration: built-in defaults, then ``instance/config.py``, then ``LMS_*`` environment.
+
+Every setting can be given as an environment variable named ``LMS_<NAME>``; the
+documented ones are listed in README.md. Values given to ``create_app(config=...)``
+win over everything (tests use that).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# name -> (default, parser). The Flask key is the name without the LMS_ prefix for
+# Flask's own settings, and the full LMS_ name for ours.
+_ENV_SETTINGS: dict[str, tuple[str, Any]] = {
+    "LMS_DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "LMS_SECRET_KEY": ("SECRET_KEY", str),
+    "LMS_COURSES_DIR": ("LMS_COURSES_DIR", str),
+    "LMS_BASE_URL": ("LMS_BASE_URL", str),
+    "LMS_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
+    "LMS_SECURE_COOKIES": ("LMS_SECURE_COOKIES", lambda v: v.lower() in {"1", "true", "yes"}),
+    "LMS_SMTP_HOST": ("LMS_SMTP_HOST", str),
+    "LMS_SMTP_PORT": ("LMS_SMTP_PORT", int),
+    "LMS_SMTP_USERNAME": ("LMS_SMTP_USERNAME", str),
+    "LMS_SMTP_PASSWORD": ("LMS_SMTP_PASSWORD", str),
+    "LMS_SMTP_STARTTLS": ("LMS_SMTP_STARTTLS", lambda v: v.lower() in {"1", "true", "yes"}),
+    "LMS_MAIL_FROM": ("LMS_MAIL_FROM", str),
+    "LMS_DEMO_PASSWORD": ("LMS_DEMO_PASSWORD", str),
+    "LMS_PASSWORD_TOKEN_HOURS": ("LMS_PASSWORD_TOKEN_HOURS", int),
+}
+
+
+def defaults(instance_path: Path) -> dict[str, Any]:
+    return {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance_path / 'lms.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "LMS_COURSES_DIR": str(PROJECT_ROOT / "courses"),
+        "LMS_BASE_URL": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LMS_SECURE_COOKIES": False,
+        "LMS_SMTP_HOST": None,
+        "LMS_SMTP_PORT": 587,
+        "LMS_SMTP_USERNAME": None,
+        "LMS_SMTP_PASSWORD": None,
+        "LMS_SMTP_STARTTLS": True,
+        "LMS_MAIL_FROM": "training@localhost",
+        "LMS_DEMO_PASSWORD": None,
+        "LMS_PASSWORD_TOKEN_HOURS": 72,
+        # argon2id parameters: RFC 9106's second recommended option. Tests lower them.
+        "LMS_ARGON2_TIME_COST": 3,
+        "LMS_ARGON2_MEMORY_COST": 65536,
+        "LMS_LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
+        "LMS_LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "lms_session",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": 60 * 60 * 8,
+        "WTF_CSRF_TIME_LIMIT": 60 * 60 * 8,
+        "BABEL_DEFAULT_LOCALE": "en_GB",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/London",
+        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+    }
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Fill ``app.config`` in order: defaults, instance/config.py, LMS_* environment, overrides."""
+    instance_path = Path(app.instance_path)
+    app.config.update(defaults(instance_path))
+    app.config.from_pyfile(str(instance_path / "config.py"), silent=True)
+    for env_name, (key, parse) in _ENV_SETTINGS.items():
+        if env_name in os.environ and os.environ[env_name] != "":
+            app.config[key] = parse(os.environ[env_name])
+    if overrides:
+        app.config.update(overrides)
+    app.config["SESSION_COOKIE_SECURE"] = app.config["LMS_SECURE_COOKIES"]
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["LMS_SECURE_COOKIES"]
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(instance_path)
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain ``postgresql://`` URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """Read the generated secret key from the instance folder, creating it once."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Created with owner-only permissions: it signs sessions and CSRF tokens.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    log.info("Generated a new secret key in %s", path)
+    return key

@@ -1,0 +1,69 @@
+"""Declarative base with a constraint naming convention, and shared mixins."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, MetaData
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(DateTime):
+    """A timezone-aware UTC datetime column that reads back aware on every backend.
+
+    SQLite has no time zones, so values are stored naive in UTC and given their
+    zone back when loaded.
+    """
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def bind_processor(self, dialect):  # noqa: D102
+        parent = super().bind_processor(dialect)
+
+        def process(value):
+            if value is not None and value.tzinfo is not None:
+                value = value.astimezone(UTC)
+                if dialect.name == "sqlite":
+                    value = value.replace(tzinfo=None)
+            return parent(value) if parent else value
+
+        return process
+
+    def result_processor(self, dialect, coltype):  # noqa: D102
+        parent = super().result_processor(dialect, coltype)
+
+        def process(value):
+            if parent:
+                value = parent(value)
+            if value is not None and value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return value
+
+        return process
+
+
+class Base(DeclarativeBase):
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime()},
+    )
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

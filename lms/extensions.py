@@ -1,0 +1,20 @@
+"""Flask extensions, created unbound and bound to an app in :func:`lms.create_app`."""
+
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+
+from lms.db import Base
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+# Limits are declared on the routes that need them (login, password reset);
+# storage comes from RATELIMIT_STORAGE_URI (memory:// by default, Redis in production).
+limiter = Limiter(key_func=get_remote_address)

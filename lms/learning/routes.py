@@ -1,0 +1,171 @@
+"""The trainee's side: dashboard, activity pages, submissions and resume."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    render_template_string,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms.validators import ValidationError
+
+from lms.catalogue.content import Activity, Course
+from lms.i18n import _
+from lms.learning import services
+from lms.learning.models import Enrolment
+from lms.plugins import ActivityContext, SubmissionRejected
+
+bp = Blueprint("learning", __name__)
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    cat = services.catalogue()
+    rows = []
+    for enrolment in services.enrolments_for(current_user):
+        course = cat.get(enrolment.course_slug)
+        if course is None:
+            continue
+        rows.append(
+            {
+                "enrolment": enrolment,
+                "course": course,
+                "progress": services.course_progress(enrolment, course),
+                "resume": services.resume_activity(enrolment, course),
+            }
+        )
+    enrolled = {r["course"].slug for r in rows}
+    suggestions = [c for c in cat if c.slug not in enrolled]
+    return render_template("learning/dashboard.html", rows=rows, suggestions=suggestions)
+
+
+def _course_or_404(slug: str) -> Course:
+    course = services.catalogue().get(slug)
+    if course is None:
+        abort(404)
+    return course
+
+
+def _enrolment_or_redirect(course: Course) -> Enrolment | None:
+    return services.get_enrolment(current_user, course)
+
+
+@bp.get("/learn/<slug>")
+@login_required
+def resume(slug: str):
+    course = _course_or_404(slug)
+    enrolment = _enrolment_or_redirect(course)
+    if enrolment is None:
+        flash(_("Join the course to start learning."), "info")
+        return redirect(url_for("catalogue.course", slug=slug))
+    activity = services.resume_activity(enrolment, course)
+    return redirect(url_for("learning.activity", slug=slug, key=activity.key))
+
+
+def _context(
+    course: Course,
+    activity: Activity,
+    enrolment: Enrolment,
+    rejected: SubmissionRejected | None = None,
+    just_submitted: bool = False,
+) -> ActivityContext:
+    row = services.progress_map(enrolment).get(activity.key)
+    return ActivityContext(
+        course=course,
+        module=course.module_of(activity),
+        activity=activity,
+        progress=services.progress_view(row),
+        attempts=services.attempts_for(enrolment, activity),
+        form_action=url_for("learning.activity", slug=course.slug, key=activity.key),
+        csrf_token=generate_csrf(),
+        render_template=render_template,
+        render_template_string=render_template_string,
+        rejected=rejected,
+        just_submitted=just_submitted,
+    )
+
+
+def _render_page(course, activity, enrolment, ctx, status=200):
+    activity_type = services.registry()[activity.type]
+    previous, following = course.neighbours(activity.key)
+    progress = services.progress_map(enrolment)
+    return (
+        render_template(
+            "learning/activity.html",
+            course=course,
+            module=ctx.module,
+            activity=activity,
+            activity_type=activity_type,
+            body=activity_type.render(ctx),
+            ctx=ctx,
+            previous=previous,
+            following=following,
+            progress=progress,
+            course_progress=services.course_progress(enrolment, course),
+            enrolment=enrolment,
+            registry=services.registry(),
+        ),
+        status,
+    )
+
+
+@bp.route("/learn/<slug>/<key>", methods=["GET", "POST"])
+@login_required
+def activity(slug: str, key: str):
+    course = _course_or_404(slug)
+    activity = course.activity(key)
+    if activity is None:
+        abort(404)
+    enrolment = _enrolment_or_redirect(course)
+    if enrolment is None:
+        flash(_("Join the course to start learning."), "info")
+        return redirect(url_for("catalogue.course", slug=slug))
+    activity_type = services.registry()[activity.type]
+
+    if request.method == "POST":
+        # CSRF is checked here rather than globally so a lapsed token keeps the
+        # person's answers on the page instead of throwing them away.
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError:
+            rejected = SubmissionRejected(
+                _(
+                    "Your session timed out before you sent this. Your answers are still here: "
+                    "send them again."
+                ),
+                values={k: request.form.getlist(k) for k in request.form},
+            )
+            ctx = _context(course, activity, enrolment, rejected=rejected)
+            return _render_page(course, activity, enrolment, ctx, status=400)
+        ctx = _context(course, activity, enrolment)
+        try:
+            submission = activity_type.submit(ctx, request.form)
+        except SubmissionRejected as rejected:
+            ctx = _context(course, activity, enrolment, rejected=rejected)
+            return _render_page(course, activity, enrolment, ctx, status=422)
+        was_complete = enrolment.is_complete
+        services.record_submission(enrolment, course, activity, submission)
+        if submission.message:
+            flash(submission.message, "success" if submission.is_passed is not False else "warning")
+        if enrolment.is_complete and not was_complete:
+            flash(
+                _("You have completed the online part of %(course)s.", course=course.title),
+                "success",
+            )
+        if activity.type == "reading":
+            following = course.neighbours(activity.key)[1]
+            if following is not None:
+                return redirect(url_for("learning.activity", slug=slug, key=following.key))
+        return redirect(url_for("learning.activity", slug=slug, key=key, result=1))
+
+    services.record_visit(enrolment, activity)
+    ctx = _context(course, activity, enrolment, just_submitted=request.args.get("result") == "1")
+    return _render_page(course, activity, enrolment, ctx)

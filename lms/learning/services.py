@@ -1,0 +1,270 @@
+"""Enrolment, progress and submissions.
+
+Functions flush but never commit. Signals: ``activity_completed`` when an
+activity first becomes complete, ``course_requirements_met`` when an enrolment
+first meets its course's completion rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from lms import signals
+from lms.accounts.models import User
+from lms.catalogue.content import Activity, Catalogue, Course
+from lms.db import utcnow
+from lms.extensions import db
+from lms.i18n import _
+from lms.learning.models import ActivityProgress, Attempt, Enrolment
+from lms.plugins import ActivityTypeRegistry, AttemptView, ProgressView, Submission
+
+log = logging.getLogger(__name__)
+
+
+class EnrolmentRefused(Exception):
+    """Enrolment is not possible; ``message`` says why in words for the trainee."""
+
+    def __init__(self, message: str, missing: list[Course] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.missing = missing or []
+
+
+def catalogue() -> Catalogue:
+    return current_app.extensions["lms.courses"]
+
+
+def registry() -> ActivityTypeRegistry:
+    return current_app.extensions["lms.activity_types"]
+
+
+def get_enrolment(user: User, course: Course) -> Enrolment | None:
+    return db.session.scalar(
+        select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.course_slug == course.slug)
+    )
+
+
+def enrolments_for(user: User) -> list[Enrolment]:
+    return list(
+        db.session.scalars(
+            select(Enrolment).where(Enrolment.user_id == user.id).order_by(Enrolment.enrolled_at)
+        )
+    )
+
+
+def missing_prerequisites(user: User, course: Course) -> list[Course]:
+    """The prerequisite courses ``user`` has not completed."""
+    if not course.prerequisites:
+        return []
+    done = set(
+        db.session.scalars(
+            select(Enrolment.course_slug).where(
+                Enrolment.user_id == user.id,
+                Enrolment.course_slug.in_(course.prerequisites),
+                Enrolment.completed_at.is_not(None),
+            )
+        )
+    )
+    cat = catalogue()
+    return [cat.get(slug) for slug in course.prerequisites if slug not in done and cat.get(slug)]
+
+
+def enrol(user: User, course: Course) -> Enrolment:
+    """Enrol ``user`` on ``course``; returns the existing enrolment if there is one.
+
+    Raises EnrolmentRefused when a prerequisite course is not complete.
+    """
+    existing = get_enrolment(user, course)
+    if existing is not None:
+        return existing
+    missing = missing_prerequisites(user, course)
+    if missing:
+        names = ", ".join(c.title for c in missing)
+        raise EnrolmentRefused(
+            _(
+                "You can join %(course)s once you have completed: %(names)s.",
+                course=course.title,
+                names=names,
+            ),
+            missing,
+        )
+    enrolment = Enrolment(user_id=user.id, course_slug=course.slug, enrolled_version=course.version)
+    try:
+        with db.session.begin_nested():
+            db.session.add(enrolment)
+    except IntegrityError:
+        # Two tabs enrolling at once: the other one won, use its row.
+        existing = get_enrolment(user, course)
+        if existing is None:
+            raise
+        return existing
+    log.info("Enrolment %s created", enrolment.id)
+    return enrolment
+
+
+def progress_map(enrolment: Enrolment) -> dict[str, ActivityProgress]:
+    return {p.activity_key: p for p in enrolment.progress}
+
+
+def progress_view(row: ActivityProgress | None) -> ProgressView:
+    if row is None:
+        return ProgressView()
+    return ProgressView(
+        is_complete=row.is_complete,
+        best_score=row.best_score,
+        attempt_count=row.attempt_count,
+        state=dict(row.state or {}),
+    )
+
+
+def attempts_for(enrolment: Enrolment, activity: Activity) -> list[AttemptView]:
+    rows = db.session.scalars(
+        select(Attempt)
+        .where(Attempt.enrolment_id == enrolment.id, Attempt.activity_key == activity.key)
+        .order_by(Attempt.number)
+    )
+    return [AttemptView(r.number, r.data, r.score, r.is_passed, r.submitted_at) for r in rows]
+
+
+@dataclass(frozen=True)
+class CourseProgress:
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return 100 if self.total == 0 else round(100 * self.done / self.total)
+
+
+def course_progress(enrolment: Enrolment, course: Course) -> CourseProgress:
+    """How many of the course's required activities are complete."""
+    rows = progress_map(enrolment)
+    done = sum(1 for key in course.required_keys if key in rows and rows[key].is_complete)
+    return CourseProgress(done, len(course.required_keys))
+
+
+def resume_activity(enrolment: Enrolment, course: Course) -> Activity:
+    """Where to pick up: the last activity visited, or else the first not yet complete."""
+    if enrolment.last_activity_key:
+        activity = course.activity(enrolment.last_activity_key)
+        if activity is not None:
+            return activity
+    rows = progress_map(enrolment)
+    for activity in course.activities:
+        row = rows.get(activity.key)
+        if row is None or not row.is_complete:
+            return activity
+    return course.activities[0]
+
+
+def record_visit(enrolment: Enrolment, activity: Activity) -> None:
+    enrolment.last_activity_key = activity.key
+    enrolment.last_visited_at = utcnow()
+    db.session.flush()
+
+
+def _progress_row(enrolment: Enrolment, activity: Activity) -> ActivityProgress:
+    row = db.session.scalar(
+        select(ActivityProgress).where(
+            ActivityProgress.enrolment_id == enrolment.id,
+            ActivityProgress.activity_key == activity.key,
+        )
+    )
+    if row is None:
+        row = ActivityProgress(enrolment_id=enrolment.id, activity_key=activity.key, state={})
+        try:
+            with db.session.begin_nested():
+                db.session.add(row)
+        except IntegrityError:
+            row = db.session.scalar(
+                select(ActivityProgress).where(
+                    ActivityProgress.enrolment_id == enrolment.id,
+                    ActivityProgress.activity_key == activity.key,
+                )
+            )
+    return row
+
+
+def record_submission(
+    enrolment: Enrolment, course: Course, activity: Activity, submission: Submission
+) -> ActivityProgress:
+    """Store an accepted submission as a new attempt and update progress.
+
+    Sends ``activity_completed`` when the activity first becomes complete, and
+    ``course_requirements_met`` (through :func:`check_completion`) when that
+    completes the course.
+    """
+    row = _progress_row(enrolment, activity)
+    number = (
+        db.session.scalar(
+            select(func.max(Attempt.number)).where(
+                Attempt.enrolment_id == enrolment.id, Attempt.activity_key == activity.key
+            )
+        )
+        or 0
+    ) + 1
+    db.session.add(
+        Attempt(
+            enrolment_id=enrolment.id,
+            activity_key=activity.key,
+            activity_type=activity.type,
+            number=number,
+            content_version=course.version,
+            data=submission.data,
+            score=submission.score,
+            is_passed=submission.is_passed,
+        )
+    )
+    row.attempt_count = number
+    if submission.score is not None and (
+        row.best_score is None or submission.score > row.best_score
+    ):
+        row.best_score = submission.score
+    if submission.state is not None:
+        row.state = dict(submission.state)
+    was_complete = row.is_complete
+    activity_type = registry()[activity.type]
+    row.is_complete = was_complete or activity_type.is_complete(progress_view(row), activity.config)
+    if row.is_complete and not was_complete:
+        row.completed_at = utcnow()
+    enrolment.last_activity_key = activity.key
+    db.session.flush()
+    if row.is_complete and not was_complete:
+        signals.activity_completed.send(
+            current_app._get_current_object(), enrolment=enrolment, activity=activity
+        )
+    return row
+
+
+def check_completion(enrolment: Enrolment, course: Course) -> bool:
+    """Mark the enrolment complete if every required activity is; True when it is complete."""
+    if enrolment.completed_at is not None:
+        return True
+    db.session.refresh(enrolment)
+    progress = course_progress(enrolment, course)
+    if progress.done < progress.total:
+        return False
+    enrolment.completed_at = utcnow()
+    enrolment.completed_version = course.version
+    db.session.flush()
+    log.info("Enrolment %s met the course's online requirements", enrolment.id)
+    signals.course_requirements_met.send(
+        current_app._get_current_object(), enrolment=enrolment, course=course
+    )
+    return True
+
+
+def _on_activity_completed(sender: Any, enrolment: Enrolment, activity: Activity, **_: Any) -> None:
+    course = catalogue().get(enrolment.course_slug)
+    if course is not None:
+        check_completion(enrolment, course)
+
+
+def connect_signals() -> None:
+    signals.activity_completed.connect(_on_activity_completed)

@@ -1,0 +1,25 @@
+"""Signals between domains. Domains listen to each other here instead of importing both ways."""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+activity_completed = _signals.signal("activity-completed")
+"""Sent by learning when an activity becomes complete for the first time.
+
+Sender: the Flask app. Keyword arguments: ``enrolment`` (learning.models.Enrolment),
+``activity`` (catalogue.content.Activity).
+"""
+
+course_requirements_met = _signals.signal("course-requirements-met")
+"""Sent by learning when an enrolment first meets its course's completion rules.
+
+Sender: the Flask app. Keyword arguments: ``enrolment``, ``course`` (catalogue.content.Course).
+Accreditation listens to open a request or issue a certificate.
+"""
+
+account_created = _signals.signal("account-created")
+"""Sent by accounts when an account is created.
+
+Keyword arguments: ``user``, ``set_password_url``.
+"""

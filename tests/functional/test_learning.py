@@ -1,0 +1,185 @@
+"""The trainee's online journey through the test client, on a real database."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from lms.extensions import db
+from lms.learning.models import ActivityProgress, Attempt, Enrolment
+from tests.conftest import csrf_from, get_csrf
+
+
+def enrol(client, slug="link-member"):
+    token = get_csrf(client, f"/courses/{slug}")
+    return client.post(f"/courses/{slug}/enrol", data={"csrf_token": token})
+
+
+def quiz_answers(app, slug, key, right=True):
+    course = app.extensions["lms.courses"].get(slug)
+    config = course.activity(key).config
+    data = {}
+    for q in config.questions:
+        if right:
+            data[q.field_name] = sorted(q.correct_keys)
+        else:
+            wrong = [o.key for o in q.options if not o.correct]
+            data[q.field_name] = wrong[:1]
+    return data
+
+
+def test_rep_course_refused_until_link_member_course_complete(trainee_client):
+    response = enrol(trainee_client, "rep")
+    assert response.status_code == 303
+    page = trainee_client.get(response.location).get_data(as_text=True)
+    assert "You can join MiP rep course once you have completed: MiP link member course" in page
+    assert "Join this course" not in page
+    assert trainee_client.get("/learn/rep").status_code == 302
+
+
+def test_enrol_complete_reading_and_quiz(app, trainee_client):
+    response = enrol(trainee_client)
+    assert response.status_code == 302
+    assert response.location == "/learn/link-member/promoting-mip-reading"
+    page = trainee_client.get(response.location).get_data(as_text=True)
+    assert "Mark as done" in page
+    assert "0%" in page
+
+    response = trainee_client.post(
+        "/learn/link-member/promoting-mip-reading",
+        data={"csrf_token": csrf_from(page), "action": "complete"},
+    )
+    assert response.location == "/learn/link-member/promoting-mip-check"
+    page = trainee_client.get(response.location).get_data(as_text=True)
+
+    # A wrong attempt: scored, explanations shown, not complete.
+    wrong = quiz_answers(app, "link-member", "promoting-mip-check", right=False)
+    response = trainee_client.post(
+        "/learn/link-member/promoting-mip-check", data={"csrf_token": csrf_from(page), **wrong}
+    )
+    assert response.status_code == 302
+    page = trainee_client.get(response.location).get_data(as_text=True)
+    assert "Attempt 1: 0%" in page
+    assert "Not quite." in page
+    assert "Try again" in page
+
+    right = quiz_answers(app, "link-member", "promoting-mip-check")
+    response = trainee_client.post(
+        "/learn/link-member/promoting-mip-check", data={"csrf_token": csrf_from(page), **right}
+    )
+    page = trainee_client.get(response.location).get_data(as_text=True)
+    assert "Attempt 2: 100%" in page
+    assert "You passed" in page
+
+    # A later worse attempt does not lower the best score.
+    response = trainee_client.post(
+        "/learn/link-member/promoting-mip-check", data={"csrf_token": csrf_from(page), **wrong}
+    )
+    with app.app_context():
+        row = db.session.scalar(
+            select(ActivityProgress).where(ActivityProgress.activity_key == "promoting-mip-check")
+        )
+        assert row.best_score == 100
+        assert row.is_complete
+        assert row.attempt_count == 3
+        quiz_attempts = select(func.count()).where(Attempt.activity_key == "promoting-mip-check")
+        assert db.session.scalar(quiz_attempts) == 3
+
+    dashboard = trainee_client.get("/dashboard").get_data(as_text=True)
+    assert "2 of 16 activities complete" in dashboard
+    assert 'value="2"' in dashboard
+
+
+def test_unanswered_quiz_keeps_answers_and_names_the_question(app, trainee_client):
+    enrol(trainee_client)
+    page = trainee_client.get("/learn/link-member/promoting-mip-check").get_data(as_text=True)
+    right = quiz_answers(app, "link-member", "promoting-mip-check")
+    first = next(iter(right))
+    partial = {first: right[first]}
+    response = trainee_client.post(
+        "/learn/link-member/promoting-mip-check", data={"csrf_token": csrf_from(page), **partial}
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Answer every question" in html
+    assert "Choose an answer to this question." in html
+    assert (
+        f'id="{first}-{right[first][0]}" name="{first}" value="{right[first][0]}" checked' in html
+    )
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Attempt.id))) == 0
+
+
+def test_expired_csrf_keeps_answers(app, trainee_client):
+    enrol(trainee_client)
+    right = quiz_answers(app, "link-member", "promoting-mip-check")
+    response = trainee_client.post(
+        "/learn/link-member/promoting-mip-check", data={"csrf_token": "stale", **right}
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Your answers are still here" in html
+    assert html.count("checked") == sum(len(v) for v in right.values())
+
+
+def test_resume_goes_to_last_visited_activity(trainee_client):
+    enrol(trainee_client)
+    trainee_client.get("/learn/link-member/recruiting-check")
+    response = trainee_client.get("/learn/link-member")
+    assert response.location == "/learn/link-member/recruiting-check"
+    dashboard = trainee_client.get("/dashboard").get_data(as_text=True)
+    assert "/learn/link-member/recruiting-check" in dashboard
+
+
+def test_previous_and_next_links(trainee_client):
+    enrol(trainee_client)
+    html = trainee_client.get("/learn/link-member/information-advice-reading").get_data(
+        as_text=True
+    )
+    assert 'href="/learn/link-member/promoting-mip-check" rel="prev"' in html
+    assert 'href="/learn/link-member/information-advice-check" rel="next"' in html
+
+
+def test_completing_every_activity_completes_course_and_opens_rep_course(app, trainee_client):
+    enrol(trainee_client)
+    course = app.extensions["lms.courses"].get("link-member")
+    for activity in course.activities:
+        page = trainee_client.get(f"/learn/link-member/{activity.key}").get_data(as_text=True)
+        if activity.type == "reading":
+            data = {"action": "complete"}
+        else:
+            data = quiz_answers(app, "link-member", activity.key)
+        response = trainee_client.post(
+            f"/learn/link-member/{activity.key}", data={"csrf_token": csrf_from(page), **data}
+        )
+        assert response.status_code == 302
+    with app.app_context():
+        enrolment = db.session.scalar(select(Enrolment))
+        assert enrolment.completed_at is not None
+        assert enrolment.completed_version == course.version
+    dashboard = trainee_client.get("/dashboard").get_data(as_text=True)
+    assert "Online part complete" in dashboard
+    response = enrol(trainee_client, "rep")
+    assert response.status_code == 302
+    assert response.location.startswith("/learn/rep/")
+
+
+def test_not_enrolled_cannot_open_or_submit_activities(trainee_client):
+    assert trainee_client.get("/learn/link-member/promoting-mip-reading").status_code == 302
+    token = get_csrf(trainee_client, "/courses/link-member")
+    response = trainee_client.post(
+        "/learn/link-member/promoting-mip-reading", data={"csrf_token": token, "action": "complete"}
+    )
+    assert response.status_code == 302
+
+
+def test_unknown_course_and_activity_are_404(trainee_client):
+    enrol(trainee_client)
+    assert trainee_client.get("/courses/nope").status_code == 404
+    assert trainee_client.get("/learn/link-member/nope").status_code == 404
+
+
+def test_enrolling_twice_keeps_one_enrolment(app, trainee_client):
+    enrol(trainee_client)
+    enrol(trainee_client)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Enrolment.id))) == 1
