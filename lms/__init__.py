@@ -37,6 +37,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from lms.extensions import babel, csrf, db, limiter, migrate
 
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            from lms.db import configure_sqlite
+
+            configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

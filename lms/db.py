@@ -67,3 +67,28 @@ class Base(DeclarativeBase):
 
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def configure_sqlite(engine) -> None:
+    """Make SQLite transactions behave like PostgreSQL's.
+
+    The sqlite3 driver starts transactions late and commits on RELEASE SAVEPOINT,
+    which breaks nested transactions (``begin_nested``): SQLAlchemy's documented
+    recipe is to switch the driver's handling off and emit BEGIN ourselves. WAL
+    lets readers work while one request writes; the busy timeout makes writers wait
+    their turn instead of failing.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")

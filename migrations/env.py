@@ -92,6 +92,12 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        is_sqlite = connection.dialect.name == "sqlite"
+        if is_sqlite:
+            # Batch migrations copy and drop tables; with foreign keys on, dropping a
+            # parent table would cascade-delete its children. The pragma only takes
+            # effect outside a transaction, so it goes straight to the driver.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -100,6 +106,8 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if is_sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

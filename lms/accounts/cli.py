@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 import yaml
 from flask import current_app
+from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from lms.accounts import services
@@ -19,8 +20,8 @@ from lms.extensions import db
 
 REGIONS_FILE = Path(__file__).resolve().parent.parent / "data" / "regions.yaml"
 
-users_cli = click.Group("users", help="Create and import accounts.")
-regions_cli = click.Group("regions", help="List, add and seed regions.")
+users_cli = AppGroup("users", help="Create and import accounts.")
+regions_cli = AppGroup("regions", help="List, add and seed regions.")
 
 ROLE_CHOICE = click.Choice([r.value for r in Role], case_sensitive=False)
 
@@ -104,7 +105,6 @@ def import_users(file: Path, skip_bad: bool) -> None:
         enumerate(rows, start=2),
         length=len(rows),
         label="Checking and importing",
-        file=click.get_text_stream("stderr"),
     ) as bar:
         for line, row in bar:
             email = row.get("email", "")

@@ -41,7 +41,7 @@ class Reading(ActivityType):
             raise ContentError(f"unknown setting {sorted(unknown)[0]!r}", sorted(unknown)[0])
         text = source_text if source_text is not None else settings.get("body")
         if not isinstance(text, str) or not text.strip():
-            raise ContentError("the page is empty", "body")
+            raise ContentError("the page is empty", "" if source_text is not None else "body")
         return ReadingConfig(html=render_markdown(text), words=word_count(text))
 
     def render(self, ctx: ActivityContext) -> Markup:

@@ -6,10 +6,11 @@ import json
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from lms.catalogue.content import CourseContentError, load_catalogue
 
-courses_cli = click.Group("courses", help="Check and list course content.")
+courses_cli = AppGroup("courses", help="Check and list course content.")
 
 
 @courses_cli.command("check")

@@ -183,3 +183,44 @@ def test_enrolling_twice_keeps_one_enrolment(app, trainee_client):
     enrol(trainee_client)
     with app.app_context():
         assert db.session.scalar(select(func.count(Enrolment.id))) == 1
+
+
+def test_editing_course_text_keeps_everyones_progress(app, trainee_client, tmp_path):
+    import shutil
+
+    import yaml
+
+    from lms import create_app
+    from tests.conftest import base_config, login
+
+    enrol(trainee_client)
+    page = trainee_client.get("/learn/link-member/promoting-mip-reading").get_data(as_text=True)
+    trainee_client.post(
+        "/learn/link-member/promoting-mip-reading",
+        data={"csrf_token": csrf_from(page), "action": "complete"},
+    )
+
+    # The training office rewrites the page, rewords a question and reorders modules.
+    courses = tmp_path / "courses"
+    shutil.copytree(app.config["LMS_COURSES_DIR"], courses)
+    page_file = courses / "link-member" / "modules" / "01-promoting-mip.md"
+    page_file.write_text("## A new opening\n\nRewritten text.\n\n" + page_file.read_text())
+    quiz_file = courses / "link-member" / "modules" / "01-promoting-mip.quiz.yaml"
+    quiz = yaml.safe_load(quiz_file.read_text())
+    quiz["questions"][0]["prompt"] = "Reworded: " + quiz["questions"][0]["prompt"]
+    quiz_file.write_text(yaml.safe_dump(quiz))
+    course_file = courses / "link-member" / "course.yaml"
+    course = yaml.safe_load(course_file.read_text())
+    course["modules"].reverse()
+    course["version"] = "2026.2"
+    course_file.write_text(yaml.safe_dump(course))
+
+    config = base_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "instance")
+    edited = create_app({**config, "LMS_COURSES_DIR": str(courses)})
+    client = edited.test_client()
+    login(client, "sam@example.org")
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert "1 of 16 activities complete" in dashboard
+    html = client.get("/learn/link-member/promoting-mip-reading").get_data(as_text=True)
+    assert "A new opening" in html
+    assert "You have marked this page as done." in html
