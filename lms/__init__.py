@@ -34,6 +34,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     load_config(app, config)
     _init_logging(app)
 
+    # Every model module is imported so the metadata (and migrations) see all tables.
+    import lms.accounts.models
+    import lms.feedback.models
+    import lms.learning.models
+    import lms.runs.models  # noqa: F401
     from lms.extensions import babel, csrf, db, limiter, migrate
 
     db.init_app(app)
@@ -58,18 +63,29 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from lms.accounts.routes import bp as accounts_bp
     from lms.admin.routes import bp as admin_bp
     from lms.catalogue.routes import bp as catalogue_bp
+    from lms.feedback.routes import bp as feedback_bp
     from lms.learning.routes import bp as learning_bp
+    from lms.review.routes import bp as review_bp
+    from lms.runs.routes import bp as runs_bp
 
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(learning_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(runs_bp)
+    app.register_blueprint(review_bp)
+    app.register_blueprint(feedback_bp)
     # Activity pages check CSRF themselves so an expired token keeps what was typed.
     csrf.exempt("lms.learning.routes.activity")
 
-    from lms.learning.services import connect_signals
+    from lms.feedback.services import activity_context as feedback_context
+    from lms.feedback.services import connect_signals as connect_feedback
+    from lms.learning.services import connect_signals as connect_learning
 
-    connect_signals()
+    connect_learning()
+    connect_feedback()
+    # Providers of extra facts for activity types: fn(course, activity, user) -> dict.
+    app.extensions["lms.activity_context"] = [feedback_context]
 
     from lms.security import init_security
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 NAMING_CONVENTION = {
@@ -21,41 +21,35 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(DateTime):
+class UTCDateTime(TypeDecorator):
     """A timezone-aware UTC datetime column that reads back aware on every backend.
 
     SQLite has no time zones, so values are stored naive in UTC and given their
-    zone back when loaded.
+    zone back when loaded. A TypeDecorator, because a plain DateTime subclass is
+    replaced by the dialect's own type and its processors are never called.
     """
 
+    impl = DateTime
     cache_ok = True
 
     def __init__(self) -> None:
         super().__init__(timezone=True)
 
-    def bind_processor(self, dialect):  # noqa: D102
-        parent = super().bind_processor(dialect)
+    def __repr__(self) -> str:
+        # What Alembic writes into migrations.
+        return "UTCDateTime()"
 
-        def process(value):
-            if value is not None and value.tzinfo is not None:
-                value = value.astimezone(UTC)
-                if dialect.name == "sqlite":
-                    value = value.replace(tzinfo=None)
-            return parent(value) if parent else value
+    def process_bind_param(self, value, dialect):  # noqa: D102
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
 
-        return process
-
-    def result_processor(self, dialect, coltype):  # noqa: D102
-        parent = super().result_processor(dialect, coltype)
-
-        def process(value):
-            if parent:
-                value = parent(value)
-            if value is not None and value.tzinfo is None:
-                value = value.replace(tzinfo=UTC)
-            return value
-
-        return process
+    def process_result_value(self, value, dialect):  # noqa: D102
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):

@@ -86,17 +86,32 @@ class Submission:
     is_passed: bool | None = None
     state: dict[str, Any] | None = None
     message: str = ""
+    #: Anonymous submissions are not stored as attempts and leave no timestamp on
+    #: the person's progress; listeners of ``submission_recorded`` store them unlinked.
+    is_anonymous: bool = False
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    """A reviewer's judgement of an attempt (for reviewed types such as case studies)."""
+
+    decision: str
+    criteria: dict[str, str]
+    comments: str
+    reviewer_name: str
+    created_at: Any
 
 
 @dataclass(frozen=True)
 class AttemptView:
-    """A stored attempt as a type sees it."""
+    """A stored attempt as a type sees it, with its reviews in order."""
 
     number: int
     data: dict[str, Any]
     score: float | None
     is_passed: bool | None
     submitted_at: Any
+    reviews: tuple[ReviewView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,8 @@ class ActivityContext:
     render_template_string: Callable[..., str]
     rejected: SubmissionRejected | None = None
     just_submitted: bool = False
+    #: Facts other domains supply for a type (e.g. ``feedback_anonymous``).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def config(self) -> Any:
@@ -141,6 +158,10 @@ class ActivityType:
     label: ClassVar[str]
     #: What a ``source`` file holds for this type: "markdown", "yaml" or None (no source).
     source_format: ClassVar[str | None] = None
+    #: Types that save drafts get a draft endpoint; see :meth:`draft`.
+    supports_drafts: ClassVar[bool] = False
+    #: Attempts of reviewed types go to facilitators' review queues.
+    is_reviewed: ClassVar[bool] = False
 
     def parse(self, settings: Mapping[str, Any], source_text: str | None) -> Any:
         """Validate the activity's content and return its parsed config.
@@ -164,6 +185,14 @@ class ActivityType:
     def summary(self, progress: ProgressView, config: Any) -> str:
         """A short status line for progress lists (e.g. "Best score 80%")."""
         return ""
+
+    def draft(self, form: Mapping[str, Any], config: Any) -> dict[str, Any]:
+        """The draft to keep from posted form data (types with ``supports_drafts``)."""
+        return {}
+
+    def review_state(self, decision: str) -> dict[str, Any]:
+        """Progress state to merge in when a reviewer decides (types with ``is_reviewed``)."""
+        return {}
 
 
 class RegistryError(RuntimeError):

@@ -18,6 +18,14 @@ Sender: the Flask app. Keyword arguments: ``enrolment``, ``course`` (catalogue.c
 Accreditation listens to open a request or issue a certificate.
 """
 
+submission_recorded = _signals.signal("submission-recorded")
+"""Sent by learning after storing an accepted submission (before completion is re-checked).
+
+Keyword arguments: ``enrolment``, ``activity``, ``submission`` (lms.plugins.Submission) and
+``attempt`` (the stored Attempt, or None for anonymous submissions). Feedback listens to
+store responses; for anonymous forms it must not keep anything that names the person.
+"""
+
 account_created = _signals.signal("account-created")
 """Sent by accounts when an account is created.
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
+from wtforms import SelectChoice
 
 from lms.accounts import services as accounts
 from lms.accounts.models import Region, Role, RoleAssignment, User
@@ -24,8 +26,10 @@ def _regions() -> list[Region]:
     return list(db.session.scalars(select(Region).order_by(Region.name)))
 
 
-def _region_choices() -> list[tuple[str, str]]:
-    return [("", _("No region"))] + [(str(r.id), r.name) for r in _regions()]
+def _region_choices() -> list[SelectChoice]:
+    return [SelectChoice("", _("No region"))] + [
+        SelectChoice(str(r.id), r.name) for r in _regions()
+    ]
 
 
 def _region(value: str | None) -> Region | None:
@@ -128,6 +132,11 @@ def toggle_active(user_id: int):
     if person is None:
         abort(404)
     if FlaskForm().validate_on_submit():
+        if person.id == current_user.id:
+            # The page offers no button for this; refuse it here too, so that an
+            # administrator cannot lock themselves (or the last administrator) out.
+            flash(_("You cannot deactivate your own account."), "error")
+            return redirect(url_for("admin.user", user_id=person.id))
         person.is_active_account = not person.is_active_account
         flash(
             _("Account reactivated.") if person.is_active_account else _("Account deactivated."),

@@ -6,8 +6,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from lms.feedback import services as feedback
 from lms.i18n import _
 from lms.learning import services
+from lms.runs import services as runs
 
 bp = Blueprint("catalogue", __name__)
 
@@ -46,6 +48,7 @@ def course(slug: str):
         abort(404)
     enrolment = services.get_enrolment(current_user, course)
     progress = services.progress_map(enrolment) if enrolment else {}
+    my_place = runs.active_place_on_course(current_user, course.slug)
     return render_template(
         "catalogue/course.html",
         course=course,
@@ -56,6 +59,9 @@ def course(slug: str):
         registry=services.registry(),
         form=FlaskForm(),
         catalogue=services.catalogue(),
+        runs=runs.upcoming_open_runs(course),
+        my_place=my_place,
+        changes=feedback.changes_for(course),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import utcnow
@@ -70,3 +70,23 @@ class Attempt(db.Model):
     score: Mapped[float | None]
     is_passed: Mapped[bool | None]
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AttemptReview(db.Model):
+    """A reviewer's judgement of one attempt: per-criterion marks, comments and a decision.
+
+    Every review is kept; the latest one on the latest attempt is the outcome.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(
+        ForeignKey("attempt.id", ondelete="CASCADE"), index=True
+    )
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    decision: Mapped[str] = mapped_column(String(20))  # "accepted" or "needs_work"
+    criteria: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    comments: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    attempt: Mapped[Attempt] = relationship()
+    reviewer = relationship("User")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     render_template_string,
@@ -17,6 +19,7 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
 from lms.catalogue.content import Activity, Course
+from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services
 from lms.learning.models import Enrolment
@@ -44,7 +47,17 @@ def dashboard():
         )
     enrolled = {r["course"].slug for r in rows}
     suggestions = [c for c in cat if c.slug not in enrolled]
-    return render_template("learning/dashboard.html", rows=rows, suggestions=suggestions)
+    from lms.review.services import outcomes_for
+    from lms.runs.services import places_for_user
+
+    return render_template(
+        "learning/dashboard.html",
+        rows=rows,
+        suggestions=suggestions,
+        places=places_for_user(current_user),
+        outcomes=outcomes_for(current_user),
+        catalogue=cat,
+    )
 
 
 def _course_or_404(slug: str) -> Course:
@@ -90,7 +103,16 @@ def _context(
         render_template_string=render_template_string,
         rejected=rejected,
         just_submitted=just_submitted,
+        extra=_extra(course, activity),
     )
+
+
+def _extra(course: Course, activity: Activity) -> dict:
+    """Facts other domains supply for activity types (see ``lms.activity_context``)."""
+    extra: dict = {}
+    for provider in current_app.extensions.get("lms.activity_context", []):
+        extra.update(provider(course, activity, current_user))
+    return extra
 
 
 def _render_page(course, activity, enrolment, ctx, status=200):
@@ -131,17 +153,20 @@ def activity(slug: str, key: str):
     activity_type = services.registry()[activity.type]
 
     if request.method == "POST":
+        # Serialise submissions for this person and activity (two tabs at once).
+        services.lock_progress(enrolment, activity)
         # CSRF is checked here rather than globally so a lapsed token keeps the
         # person's answers on the page instead of throwing them away.
         try:
             validate_csrf(request.form.get("csrf_token"))
         except ValidationError:
+            _keep_draft(enrolment, activity, activity_type)
             rejected = SubmissionRejected(
                 _(
                     "Your session timed out before you sent this. Your answers are still here: "
                     "send them again."
                 ),
-                values={k: request.form.getlist(k) for k in request.form},
+                values={k: _single(request.form.getlist(k)) for k in request.form},
             )
             ctx = _context(course, activity, enrolment, rejected=rejected)
             return _render_page(course, activity, enrolment, ctx, status=400)
@@ -149,6 +174,7 @@ def activity(slug: str, key: str):
         try:
             submission = activity_type.submit(ctx, request.form)
         except SubmissionRejected as rejected:
+            _keep_draft(enrolment, activity, activity_type)
             ctx = _context(course, activity, enrolment, rejected=rejected)
             return _render_page(course, activity, enrolment, ctx, status=422)
         was_complete = enrolment.is_complete
@@ -169,3 +195,38 @@ def activity(slug: str, key: str):
     services.record_visit(enrolment, activity)
     ctx = _context(course, activity, enrolment, just_submitted=request.args.get("result") == "1")
     return _render_page(course, activity, enrolment, ctx)
+
+
+def _single(values: list[str]) -> str | list[str]:
+    return values[0] if len(values) == 1 else values
+
+
+def _keep_draft(enrolment: Enrolment, activity: Activity, activity_type) -> None:
+    """Save what was posted as a draft, even though the submission itself is refused.
+
+    This is the one place a refused request commits: losing someone's writing to
+    an expired token or a validation message is worse than a stray draft.
+    """
+    if not activity_type.supports_drafts:
+        return
+    draft = activity_type.draft(request.form, activity.config)
+    if draft:
+        services.save_draft(enrolment, activity, draft)
+        db.session.commit()
+
+
+@bp.post("/learn/<slug>/<key>/draft")
+@login_required
+def save_draft(slug: str, key: str):
+    """Autosave from the page's script: form data in, JSON out. CSRF comes in a header."""
+    course = _course_or_404(slug)
+    activity = course.activity(key)
+    if activity is None:
+        abort(404)
+    activity_type = services.registry()[activity.type]
+    enrolment = _enrolment_or_redirect(course)
+    if enrolment is None or not activity_type.supports_drafts:
+        abort(404)
+    draft = activity_type.draft(request.form, activity.config)
+    row = services.save_draft(enrolment, activity, draft)
+    return jsonify({"saved": True, "saved_at": row.state.get("draft_saved_at")})

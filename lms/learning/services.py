@@ -21,8 +21,8 @@ from lms.catalogue.content import Activity, Catalogue, Course
 from lms.db import utcnow
 from lms.extensions import db
 from lms.i18n import _
-from lms.learning.models import ActivityProgress, Attempt, Enrolment
-from lms.plugins import ActivityTypeRegistry, AttemptView, ProgressView, Submission
+from lms.learning.models import ActivityProgress, Attempt, AttemptReview, Enrolment
+from lms.plugins import ActivityTypeRegistry, AttemptView, ProgressView, ReviewView, Submission
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,14 @@ def enrol(user: User, course: Course) -> Enrolment:
             ),
             missing,
         )
+    return create_enrolment(user, course)
+
+
+def create_enrolment(user: User, course: Course) -> Enrolment:
+    """Enrol without checking prerequisites (administrators decide that themselves)."""
+    existing = get_enrolment(user, course)
+    if existing is not None:
+        return existing
     enrolment = Enrolment(user_id=user.id, course_slug=course.slug, enrolled_version=course.version)
     try:
         with db.session.begin_nested():
@@ -124,12 +132,35 @@ def progress_view(row: ActivityProgress | None) -> ProgressView:
 
 
 def attempts_for(enrolment: Enrolment, activity: Activity) -> list[AttemptView]:
-    rows = db.session.scalars(
-        select(Attempt)
-        .where(Attempt.enrolment_id == enrolment.id, Attempt.activity_key == activity.key)
-        .order_by(Attempt.number)
+    """Attempts in order, each with its reviews in order."""
+    rows = list(
+        db.session.scalars(
+            select(Attempt)
+            .where(Attempt.enrolment_id == enrolment.id, Attempt.activity_key == activity.key)
+            .order_by(Attempt.number)
+        )
     )
-    return [AttemptView(r.number, r.data, r.score, r.is_passed, r.submitted_at) for r in rows]
+    reviews: dict[int, list[ReviewView]] = {}
+    if rows:
+        for review in db.session.scalars(
+            select(AttemptReview)
+            .where(AttemptReview.attempt_id.in_([r.id for r in rows]))
+            .order_by(AttemptReview.id)
+        ):
+            reviews.setdefault(review.attempt_id, []).append(
+                ReviewView(
+                    decision=review.decision,
+                    criteria=dict(review.criteria or {}),
+                    comments=review.comments,
+                    reviewer_name=review.reviewer.name if review.reviewer else "",
+                    created_at=review.created_at,
+                )
+            )
+    return [
+        AttemptView(r.number, r.data, r.score, r.is_passed, r.submitted_at,
+                    tuple(reviews.get(r.id, ())))
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -170,24 +201,45 @@ def record_visit(enrolment: Enrolment, activity: Activity) -> None:
 
 
 def _progress_row(enrolment: Enrolment, activity: Activity) -> ActivityProgress:
-    row = db.session.scalar(
-        select(ActivityProgress).where(
+    """The progress row for an activity, created if needed, locked for this transaction.
+
+    The lock serialises submissions for one person and activity (two tabs sending
+    a form at once), so rules such as "answer a feedback form once" hold.
+    """
+    stmt = (
+        select(ActivityProgress)
+        .where(
             ActivityProgress.enrolment_id == enrolment.id,
             ActivityProgress.activity_key == activity.key,
         )
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
+    row = db.session.scalar(stmt)
     if row is None:
         row = ActivityProgress(enrolment_id=enrolment.id, activity_key=activity.key, state={})
         try:
             with db.session.begin_nested():
                 db.session.add(row)
         except IntegrityError:
-            row = db.session.scalar(
-                select(ActivityProgress).where(
-                    ActivityProgress.enrolment_id == enrolment.id,
-                    ActivityProgress.activity_key == activity.key,
-                )
-            )
+            row = db.session.scalar(stmt)
+    return row
+
+
+def lock_progress(enrolment: Enrolment, activity: Activity) -> ActivityProgress:
+    """Lock (creating if needed) the progress row before judging a submission."""
+    return _progress_row(enrolment, activity)
+
+
+def save_draft(enrolment: Enrolment, activity: Activity, draft: dict[str, Any]) -> ActivityProgress:
+    """Keep a draft of what someone is writing in their progress state."""
+    row = _progress_row(enrolment, activity)
+    state = dict(row.state or {})
+    state["draft"] = draft
+    state["draft_saved_at"] = utcnow().isoformat()
+    row.state = state
+    enrolment.last_activity_key = activity.key
+    db.session.flush()
     return row
 
 
@@ -201,6 +253,9 @@ def record_submission(
     completes the course.
     """
     row = _progress_row(enrolment, activity)
+    activity_type = registry()[activity.type]
+    if submission.is_anonymous:
+        return _record_anonymous(enrolment, course, activity, submission, row)
     number = (
         db.session.scalar(
             select(func.max(Attempt.number)).where(
@@ -209,8 +264,7 @@ def record_submission(
         )
         or 0
     ) + 1
-    db.session.add(
-        Attempt(
+    attempt = Attempt(
             enrolment_id=enrolment.id,
             activity_key=activity.key,
             activity_type=activity.type,
@@ -219,8 +273,8 @@ def record_submission(
             data=submission.data,
             score=submission.score,
             is_passed=submission.is_passed,
-        )
     )
+    db.session.add(attempt)
     row.attempt_count = number
     if submission.score is not None and (
         row.best_score is None or submission.score > row.best_score
@@ -228,18 +282,61 @@ def record_submission(
         row.best_score = submission.score
     if submission.state is not None:
         row.state = dict(submission.state)
+    enrolment.last_activity_key = activity.key
+    db.session.flush()
+    signals.submission_recorded.send(
+        current_app._get_current_object(),
+        enrolment=enrolment,
+        activity=activity,
+        submission=submission,
+        attempt=attempt,
+    )
+    _update_completion(enrolment, activity, row, activity_type)
+    return row
+
+
+def _update_completion(enrolment, activity, row, activity_type, stamp: bool = True) -> None:
     was_complete = row.is_complete
-    activity_type = registry()[activity.type]
     row.is_complete = was_complete or activity_type.is_complete(progress_view(row), activity.config)
     if row.is_complete and not was_complete:
-        row.completed_at = utcnow()
-    enrolment.last_activity_key = activity.key
+        row.completed_at = utcnow() if stamp else None
     db.session.flush()
     if row.is_complete and not was_complete:
         signals.activity_completed.send(
             current_app._get_current_object(), enrolment=enrolment, activity=activity
         )
+
+
+def _record_anonymous(enrolment, course, activity, submission, row) -> ActivityProgress:
+    """Record that an anonymous form was answered, with nothing that ties the answers to it.
+
+    No attempt row, no completion time, and the row's last-updated time set to the
+    enrolment time, so neither ids nor timestamps line up with the stored response.
+    """
+    activity_type = registry()[activity.type]
+    row.attempt_count = 1
+    row.state = dict(submission.state or {"submitted": True})
+    row.updated_at = enrolment.enrolled_at
+    signals.submission_recorded.send(
+        current_app._get_current_object(),
+        enrolment=enrolment,
+        activity=activity,
+        submission=submission,
+        attempt=None,
+    )
+    _update_completion(enrolment, activity, row, activity_type, stamp=False)
+    row.updated_at = enrolment.enrolled_at
+    db.session.flush()
     return row
+
+
+def apply_review_state(enrolment: Enrolment, activity: Activity, state: dict[str, Any]) -> None:
+    """Merge a reviewer's decision into progress and re-check completion."""
+    row = _progress_row(enrolment, activity)
+    merged = dict(row.state or {})
+    merged.update(state)
+    row.state = merged
+    _update_completion(enrolment, activity, row, registry()[activity.type])
 
 
 def check_completion(enrolment: Enrolment, course: Course) -> bool:

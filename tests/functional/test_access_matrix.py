@@ -60,9 +60,7 @@ class Route:
 
 ROUTES = [
     # Public pages. Logged-in people are sent on to their dashboard from / and /login.
-    Route(
-        "catalogue.home", "GET", "/", EVERYONE, ok_logged_in=(302, "/dashboard")
-    ),
+    Route("catalogue.home", "GET", "/", EVERYONE, ok_logged_in=(302, "/dashboard")),
     Route("accounts.login", "GET", "/login", EVERYONE, ok_logged_in=(302, "/dashboard")),
     Route(
         "accounts.login",
@@ -246,9 +244,7 @@ def snapshot(app: Flask) -> dict[str, Any]:
     """Every row of every table, and the outbox."""
     with app.app_context():
         tables = {
-            table.name: sorted(
-                (tuple(row) for row in db.session.execute(select(table))), key=repr
-            )
+            table.name: sorted((tuple(row) for row in db.session.execute(select(table))), key=repr)
             for table in db.metadata.sorted_tables
         }
         db.session.remove()

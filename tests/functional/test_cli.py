@@ -20,13 +20,27 @@ def cli(app):
 def users(app) -> dict[str, User]:
     with app.app_context():
         rows = db.session.scalars(select(User)).all()
-        return {u.email: (u.name, sorted(u.role_names), u.region.name if u.region else None)
-                for u in rows}
+        return {
+            u.email: (u.name, sorted(u.role_names), u.region.name if u.region else None)
+            for u in rows
+        }
 
 
 def test_users_create_prints_a_one_time_link(app, cli):
-    result = cli("users", "create", "--email", "Rhian.Lloyd@Example.org", "--name", "Rhian Lloyd",
-                 "--role", "officer", "--role", "trainee", "--region", "Wales")
+    result = cli(
+        "users",
+        "create",
+        "--email",
+        "Rhian.Lloyd@Example.org",
+        "--name",
+        "Rhian Lloyd",
+        "--role",
+        "officer",
+        "--role",
+        "trainee",
+        "--region",
+        "Wales",
+    )
     assert result.exit_code == 0, result.output
     assert "Created rhian.lloyd@example.org (officer, trainee)." in result.output
     assert "One-time link to set the password: http" in result.output
@@ -37,14 +51,19 @@ def test_users_create_prints_a_one_time_link(app, cli):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--email", "x@example.org", "--name", "X", "--role", "officer"],
-         "A national officer needs a region."),
-        (["--email", "x@example.org", "--name", "X", "--role", "trainee", "--region", "Mars"],
-         "no region 'Mars'"),
-        (["--email", "not-an-email", "--name", "X", "--role", "trainee"],
-         "Enter a valid email address"),
-        (["--email", "x@example.org", "--name", "X", "--role", "wizard"],
-         "'wizard' is not one of"),
+        (
+            ["--email", "x@example.org", "--name", "X", "--role", "officer"],
+            "A national officer needs a region.",
+        ),
+        (
+            ["--email", "x@example.org", "--name", "X", "--role", "trainee", "--region", "Mars"],
+            "no region 'Mars'",
+        ),
+        (
+            ["--email", "not-an-email", "--name", "X", "--role", "trainee"],
+            "Enter a valid email address",
+        ),
+        (["--email", "x@example.org", "--name", "X", "--role", "wizard"], "'wizard' is not one of"),
     ],
 )
 def test_users_create_refuses_bad_input(app, cli, args, message):
@@ -56,8 +75,9 @@ def test_users_create_refuses_bad_input(app, cli, args, message):
 
 def test_users_create_refuses_a_taken_email(app, cli, make):
     make("trainee", email="taken@example.org")
-    result = cli("users", "create", "--email", "TAKEN@example.org", "--name", "Y", "--role",
-                 "trainee")
+    result = cli(
+        "users", "create", "--email", "TAKEN@example.org", "--name", "Y", "--role", "trainee"
+    )
     assert result.exit_code == 1
     assert "already exists" in result.output
 
@@ -78,11 +98,17 @@ def test_users_import_creates_everyone_and_reports_each_row(app, cli, tmp_path):
         assert f"line {line}: {email}@example.org: created" in result.output
     assert "Imported 3 accounts; 0 refused." in result.output
     assert "Checking and importing" in result.output  # the progress bar
-    assert users(app)["bryn.jones@example.org"] == ("Bryn Jones", ["facilitator", "trainee"],
-                                                    "Wales")
+    assert users(app)["bryn.jones@example.org"] == (
+        "Bryn Jones",
+        ["facilitator", "trainee"],
+        "Wales",
+    )
     outbox = app.extensions["lms.outbox"]
     assert sorted(to for to, _s, _b in outbox) == [
-        "ana.silva@example.org", "bryn.jones@example.org", "chidi.obi@example.org"]
+        "ana.silva@example.org",
+        "bryn.jones@example.org",
+        "chidi.obi@example.org",
+    ]
     assert all("/password/set/" in body for _t, _s, body in outbox)
 
 
@@ -161,12 +187,21 @@ def test_courses_list_json(app, cli):
     assert rep["title"] == "MiP rep course"
     assert rep["version"] == "2026.1"
     assert rep["prerequisites"] == ["link-member"]
-    assert len(rep["modules"]) == 7
+    assert len(rep["modules"]) == 8
     assert rep["modules"][0]["activities"] == [
         {"key": "role-of-reps-reading", "type": "reading", "title": "The role of MiP reps"},
-        {"key": "role-of-reps-check", "type": "quiz",
-         "title": "Knowledge check: the role of MiP reps"},
+        {
+            "key": "role-of-reps-check",
+            "type": "quiz",
+            "title": "Knowledge check: the role of MiP reps",
+        },
+        {
+            "key": "role-of-reps-case",
+            "type": "case_study",
+            "title": "Case study: A team going through years of change",
+        },
     ]
+    assert [a["type"] for a in rep["modules"][-1]["activities"]] == ["feedback"] * 3
     assert data["link-member"]["prerequisites"] == []
 
 

@@ -45,9 +45,16 @@ REP_MODULES = [
 ]
 
 
+def teaching_modules(course):
+    """Modules that teach (the last module of each course holds only feedback forms)."""
+    return [m for m in course.modules if any(a.type == "reading" for a in m.activities)]
+
+
 def test_both_courses_have_the_modules_of_each_role(catalogue):
-    assert [m.title for m in catalogue.get("link-member").modules] == LINK_MEMBER_MODULES
-    assert [m.title for m in catalogue.get("rep").modules] == REP_MODULES
+    assert [m.title for m in teaching_modules(catalogue.get("link-member"))] == (
+        LINK_MEMBER_MODULES
+    )
+    assert [m.title for m in teaching_modules(catalogue.get("rep"))] == REP_MODULES
     assert catalogue.get("rep").prerequisites == ("link-member",)
     assert catalogue.get("link-member").prerequisites == ()
 
@@ -61,11 +68,11 @@ def _teaching_words(markdown: str) -> int:
 @pytest.mark.parametrize("slug", ["link-member", "rep"])
 def test_every_module_teaches_and_checks_knowledge(catalogue, slug):
     course = catalogue.get(slug)
-    for module in course.modules:
+    for module in teaching_modules(course):
         assert len(module.outcomes) >= 3, module.key
         types = [a.type for a in module.activities]
-        assert types == ["reading", "quiz"], module.key
-        reading, quiz = module.activities
+        assert types in (["reading", "quiz"], ["reading", "quiz", "case_study"]), module.key
+        reading, quiz = module.activities[:2]
         text = (course.path / reading.source).read_text()
         assert _teaching_words(text) >= 600, (module.key, _teaching_words(text))
         assert "## Sources and further reading" in text, module.key
@@ -88,7 +95,7 @@ LAW = re.compile(
 @pytest.mark.parametrize("slug", ["link-member", "rep"])
 def test_law_is_cited_and_flagged_as_not_legal_advice(catalogue, slug):
     course = catalogue.get(slug)
-    for module in course.modules:
+    for module in teaching_modules(course):
         text = (course.path / module.activities[0].source).read_text()
         if LAW.search(text):
             assert "## This is not legal advice" in text, module.key
@@ -338,8 +345,8 @@ def test_courses_check_command_lists_every_problem(app, tmp_path):
 
     good = app.test_cli_runner().invoke(args=["lms", "courses", "check"])
     assert good.exit_code == 0, good.output
-    assert "ok: link-member 2026.1: 8 modules, 16 activities" in good.output
-    assert "ok: rep 2026.1: 7 modules, 14 activities" in good.output
+    assert "ok: link-member 2026.1: 9 modules, 19 activities" in good.output
+    assert "ok: rep 2026.1: 8 modules, 24 activities" in good.output
 
 
 def test_seeds_are_where_the_content_says(catalogue):
@@ -354,3 +361,39 @@ def test_seeds_are_where_the_content_says(catalogue):
 def test_copy_of_real_courses_loads(tmp_path):
     shutil.copytree(COURSES, tmp_path / "courses")
     assert len(load_catalogue(tmp_path / "courses", build_registry())) == 2
+
+
+def test_case_studies_cover_every_rep_module_and_two_link_member_modules(catalogue):
+    rep = catalogue.get("rep")
+    for module in teaching_modules(rep):
+        assert any(a.type == "case_study" for a in module.activities), module.key
+    link = catalogue.get("link-member")
+    assert sum(a.type == "case_study" for a in link.activities) >= 2
+    for course in (rep, link):
+        for activity in course.activities:
+            if activity.type != "case_study":
+                continue
+            config = activity.config
+            assert 150 <= len(config.scenario.split()) <= 600, activity.key
+            assert len(config.guidance.split()) >= 250, activity.key
+            assert len(config.questions) >= 3 and len(config.criteria) >= 3, activity.key
+            expected = "accepted" if course.slug == "rep" else "submitted"
+            assert config.completion == expected, activity.key
+
+
+def test_feedback_forms_for_each_day_and_each_course(catalogue):
+    rep = catalogue.get("rep")
+    forms = {a.key: a.config for a in rep.activities if a.type == "feedback"}
+    assert set(forms) == {"feedback-day-1", "feedback-day-2", "feedback-end"}
+    assert forms["feedback-day-1"].day == 1 and forms["feedback-day-2"].day == 2
+    link = catalogue.get("link-member")
+    assert [a.key for a in link.activities if a.type == "feedback"] == ["feedback-end"]
+    for config in [*forms.values(), link.activity("feedback-end").config]:
+        kinds = {q.kind for q in config.questions}
+        assert kinds == {"rating", "choice", "text"}
+        assert config.anonymous
+        assert any(q.required for q in config.questions)
+        assert any(not q.required for q in config.questions)
+        for q in config.questions:
+            if q.kind == "rating":
+                assert q.low and q.high

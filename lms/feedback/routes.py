@@ -1,0 +1,130 @@
+"""Feedback results for facilitators, CSV exports, and "you said, we did"."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from lms.accounts.models import Role
+from lms.catalogue.content import Course
+from lms.extensions import db
+from lms.feedback import services
+from lms.i18n import _, _l
+from lms.learning import services as learning
+from lms.runs import services as runs
+from lms.runs.forms import choices
+from lms.runs.models import CourseRun
+from lms.security import roles_required
+
+bp = Blueprint("feedback", __name__, url_prefix="/facilitate")
+
+
+class ChangeForm(FlaskForm):
+    run_id = SelectField(_l("Which run's feedback prompted it (optional)"), coerce=str)
+    you_said = TextAreaField(
+        _l("You said"),
+        validators=[DataRequired(_l("Say what people told you.")), Length(max=2000)],
+        description=_l("Summarise the feedback in general terms. Do not name anyone."),
+    )
+    we_did = TextAreaField(
+        _l("We did"),
+        validators=[DataRequired(_l("Say what was changed.")), Length(max=2000)],
+    )
+
+
+def _course_or_404(slug: str) -> Course:
+    course = learning.catalogue().get(slug)
+    if course is None:
+        abort(404)
+    return course
+
+
+def _course_runs_for_user(course: Course) -> list[CourseRun]:
+    """The runs of ``course`` whose feedback the current user may see."""
+    return [r for r in runs.runs_facilitated_by(current_user) if r.course_slug == course.slug]
+
+
+def _may_see_course(course: Course) -> bool:
+    return current_user.has_role(Role.ADMIN) or bool(_course_runs_for_user(course))
+
+
+@bp.get("/runs/<int:run_id>/feedback")
+@roles_required(Role.FACILITATOR, Role.ADMIN)
+def run_results(run_id: int):
+    run = db.session.get(CourseRun, run_id)
+    if run is None:
+        abort(404)
+    if not runs.can_manage(current_user, run):
+        abort(403)
+    course = _course_or_404(run.course_slug)
+    forms = [services.results(course, a, [run.id]) for a in services.feedback_forms(course)]
+    return render_template("feedback/results.html", course=course, run=run, forms=forms,
+                           minimum=services.MIN_RESPONSES)
+
+
+@bp.get("/courses/<slug>/feedback")
+@roles_required(Role.FACILITATOR, Role.ADMIN)
+def course_results(slug: str):
+    course = _course_or_404(slug)
+    if not _may_see_course(course):
+        abort(403)
+    forms = [services.results(course, a) for a in services.feedback_forms(course)]
+    return render_template("feedback/results.html", course=course, run=None, forms=forms,
+                           minimum=services.MIN_RESPONSES)
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(
+        "\ufeff" + text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/runs/<int:run_id>/feedback.csv")
+@roles_required(Role.FACILITATOR, Role.ADMIN)
+def run_csv(run_id: int):
+    run = db.session.get(CourseRun, run_id)
+    if run is None:
+        abort(404)
+    if not runs.can_manage(current_user, run):
+        abort(403)
+    course = _course_or_404(run.course_slug)
+    return _csv(services.export_csv(course, [run.id]), f"feedback-run-{run.id}.csv")
+
+
+@bp.get("/courses/<slug>/feedback.csv")
+@roles_required(Role.FACILITATOR, Role.ADMIN)
+def course_csv(slug: str):
+    course = _course_or_404(slug)
+    if not _may_see_course(course):
+        abort(403)
+    return _csv(services.export_csv(course), f"feedback-{course.slug}.csv")
+
+
+@bp.route("/courses/<slug>/changes", methods=["GET", "POST"])
+@roles_required(Role.FACILITATOR, Role.ADMIN)
+def changes(slug: str):
+    course = _course_or_404(slug)
+    if not _may_see_course(course):
+        abort(403)
+    form = ChangeForm()
+    course_runs = _course_runs_for_user(course)
+    form.run_id.choices = choices([("", _("Not tied to one run"))]
+                                  + [(str(r.id), r.title) for r in course_runs])
+    if form.validate_on_submit():
+        run = next((r for r in course_runs if str(r.id) == form.run_id.data), None)
+        try:
+            services.record_change(course, form.you_said.data, form.we_did.data, current_user,
+                                   run)
+        except services.FeedbackError as exc:
+            getattr(form, exc.field).errors.append(exc.message)
+        else:
+            flash(_("Change recorded. Trainees will see it on the course page."), "success")
+            return redirect(url_for("feedback.changes", slug=course.slug))
+    status = 422 if form.is_submitted() else 200
+    return render_template("feedback/changes.html", course=course, form=form,
+                           changes=services.changes_for(course)), status

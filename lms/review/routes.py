@@ -1,0 +1,82 @@
+"""Facilitators' review queue and the review page for one piece of written work."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from lms.accounts.models import Role
+from lms.extensions import db
+from lms.i18n import _
+from lms.learning import services as learning
+from lms.learning.models import Attempt, Enrolment
+from lms.review import services
+from lms.security import roles_required
+
+bp = Blueprint("review", __name__, url_prefix="/facilitate/reviews")
+
+
+@bp.get("")
+@roles_required(Role.FACILITATOR, Role.ADMIN)
+def queue():
+    show_all = request.args.get("show") == "all"
+    items = services.queue(current_user, include_done=show_all)
+    return render_template("review/queue.html", items=items, show_all=show_all)
+
+
+@bp.route("/<int:attempt_id>", methods=["GET", "POST"])
+@roles_required(Role.FACILITATOR, Role.ADMIN)
+def review(attempt_id: int):
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None:
+        abort(404)
+    enrolment = db.session.get(Enrolment, attempt.enrolment_id)
+    if not services.can_review(current_user, enrolment):
+        abort(403)
+    course = learning.catalogue().get(enrolment.course_slug)
+    activity = course.activity(attempt.activity_key) if course else None
+    if activity is None or not learning.registry()[activity.type].is_reviewed:
+        abort(404)
+    form = FlaskForm()
+    error = None
+    error_field = ""
+    values = {
+        "decision": request.form.get("decision", ""),
+        "comments": request.form.get("comments", ""),
+        "criteria": {c.key: request.form.get(f"criterion-{c.key}", "")
+                     for c in activity.config.criteria},
+    }
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            error = _("Your session timed out. Your marks and comments are still here: "
+                      "save them again.")
+            status = 400
+        else:
+            try:
+                services.record_review(attempt, current_user, values["decision"],
+                                       values["criteria"], values["comments"])
+            except services.ReviewError as exc:
+                error, error_field = exc.message, exc.field
+                status = 422
+            else:
+                flash(_("Review saved. %(name)s can see it on their dashboard.",
+                        name=enrolment.user.name), "success")
+                return redirect(url_for("review.queue"))
+    history = services.history(enrolment, activity.key)
+    latest_number = history[-1][0].number if history else 0
+    return render_template(
+        "review/review.html",
+        attempt=attempt,
+        enrolment=enrolment,
+        course=course,
+        activity=activity,
+        config=activity.config,
+        history=history,
+        is_latest=attempt.number == latest_number,
+        values=values,
+        error=error,
+        error_field=error_field,
+        form=form,
+    ), status

@@ -1,0 +1,336 @@
+"""Course runs: trainees sign up, facilitators see their runs and mark attendance,
+administrators create runs and manage places."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from lms.accounts import services as accounts
+from lms.accounts.models import Role, RoleAssignment, User
+from lms.extensions import db
+from lms.i18n import _
+from lms.learning import services as learning
+from lms.runs import services
+from lms.runs.forms import AddPersonForm, MoveForm, RunForm, choices
+from lms.runs.models import ATTENDANCE_LABELS, AttendanceStatus, CourseRun, PlaceStatus, RunDay
+from lms.security import roles_required
+
+bp = Blueprint("runs", __name__)
+
+
+def _run_or_404(run_id: int) -> CourseRun:
+    run = db.session.get(CourseRun, run_id)
+    if run is None:
+        abort(404)
+    return run
+
+
+def _managed_run_or_403(run_id: int) -> CourseRun:
+    run = _run_or_404(run_id)
+    if not services.can_manage(current_user, run):
+        abort(403)
+    return run
+
+
+# --- Trainees ---------------------------------------------------------------------------
+
+
+@bp.post("/runs/<int:run_id>/sign-up")
+@login_required
+def sign_up(run_id: int):
+    run = _run_or_404(run_id)
+    if not FlaskForm().validate_on_submit():
+        flash(_("Your session timed out. Press the button again."), "warning")
+        return redirect(url_for("catalogue.course", slug=run.course_slug))
+    try:
+        place = services.sign_up(current_user, run)
+    except (services.RunError, learning.EnrolmentRefused) as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("catalogue.course", slug=run.course_slug)), 303
+    if place.status == PlaceStatus.BOOKED:
+        flash(_("You have a place on %(run)s.", run=run.title), "success")
+    else:
+        flash(
+            _("%(run)s is full, so you are on the waiting list (number %(n)d). You will move up "
+              "in order when a place frees.", run=run.title, n=place.waiting_position),
+            "info",
+        )
+    return redirect(url_for("catalogue.course", slug=run.course_slug))
+
+
+@bp.post("/runs/<int:run_id>/withdraw")
+@login_required
+def withdraw(run_id: int):
+    run = _run_or_404(run_id)
+    place = services.place_for(current_user, run)
+    if place is None or place.status == PlaceStatus.CANCELLED:
+        abort(404)
+    if FlaskForm().validate_on_submit():
+        services.withdraw(place, current_user)
+        flash(_("You have given up your place on %(run)s.", run=run.title), "info")
+    return redirect(url_for("catalogue.course", slug=run.course_slug))
+
+
+# --- Facilitators -----------------------------------------------------------------------
+
+
+@bp.get("/facilitate")
+@roles_required(Role.FACILITATOR, Role.ADMIN)
+def my_runs():
+    runs = services.runs_facilitated_by(current_user)
+    return render_template("runs/my_runs.html", runs=runs, catalogue=learning.catalogue())
+
+
+@bp.get("/facilitate/runs/<int:run_id>")
+@roles_required(Role.FACILITATOR, Role.ADMIN)
+def run(run_id: int):
+    run = _managed_run_or_403(run_id)
+    course = learning.catalogue().get(run.course_slug)
+    rows = []
+    for place in services.trainees(run, (PlaceStatus.BOOKED, PlaceStatus.WAITING)):
+        enrolment = learning.get_enrolment(place.user, course) if course else None
+        rows.append(
+            {
+                "place": place,
+                "progress": learning.course_progress(enrolment, course) if enrolment else None,
+                "enrolment": enrolment,
+                "attendance": services.attendance_for_user(run, place.user),
+            }
+        )
+    return render_template("runs/run.html", run=run, course=course, rows=rows,
+                           labels=ATTENDANCE_LABELS)
+
+
+@bp.route("/facilitate/runs/<int:run_id>/days/<int:day_id>", methods=["GET", "POST"])
+@roles_required(Role.FACILITATOR, Role.ADMIN)
+def attendance(run_id: int, day_id: int):
+    run = _managed_run_or_403(run_id)
+    day = db.session.get(RunDay, day_id)
+    if day is None or day.run_id != run.id:
+        abort(404)
+    places = services.trainees(run)
+    current = services.current_attendance(day)
+    form = FlaskForm()
+    errors: dict[int, str] = {}
+    values = {p.user_id: (current[p.user_id].status if p.user_id in current else "")
+              for p in places}
+    notes = {p.user_id: (current[p.user_id].note or "" if p.user_id in current else "")
+             for p in places}
+    status = 200
+    if request.method == "POST":
+        marks = {}
+        for p in places:
+            value = request.form.get(f"status-{p.user_id}", "")
+            values[p.user_id] = value
+            notes[p.user_id] = request.form.get(f"note-{p.user_id}", "")
+            if value:
+                marks[p.user_id] = value
+        if not form.validate_on_submit():
+            flash(_("Your session timed out. Your marks are still here: save them again."),
+                  "warning")
+            status = 400
+        else:
+            try:
+                stored = services.record_attendance(day, marks, current_user, notes)
+            except services.RunError as exc:
+                flash(exc.message, "error")
+                status = 422
+            else:
+                unmarked = len(places) - len(marks)
+                message = _("Attendance saved for day %(n)d (%(changed)d changed).",
+                            n=day.number, changed=stored)
+                if unmarked:
+                    message += " " + _("%(n)d not marked yet.", n=unmarked)
+                flash(message, "success" if not unmarked else "warning")
+                return redirect(url_for("runs.attendance", run_id=run.id, day_id=day.id))
+    return render_template(
+        "runs/attendance.html",
+        run=run,
+        day=day,
+        places=places,
+        values=values,
+        notes=notes,
+        errors=errors,
+        statuses=list(AttendanceStatus),
+        history=services.attendance_history(day),
+        form=form,
+    ), status
+
+
+# --- Administrators ---------------------------------------------------------------------
+
+
+def _facilitator_choices():
+    people = db.session.scalars(
+        select(User)
+        .join(RoleAssignment)
+        .where(RoleAssignment.role == Role.FACILITATOR)
+        .order_by(User.name)
+    ).unique()
+    return choices((p.id, p.name) for p in people)
+
+
+def _prepare(form: RunForm) -> None:
+    form.course_slug.choices = choices(
+        [("", _("Choose a course"))] + [(c.slug, c.title) for c in learning.catalogue()]
+    )
+    form.facilitator_ids.choices = _facilitator_choices()
+
+
+def _input(form: RunForm) -> services.RunInput:
+    return services.RunInput(
+        course_slug=form.course_slug.data or "",
+        title=form.title.data or "",
+        days=[entry.data for entry in form.days if entry.data],
+        capacity=form.capacity.data or 0,
+        venue=form.venue.data or "",
+        is_online=bool(form.is_online.data),
+        is_open=bool(form.is_open.data),
+        facilitator_ids=tuple(form.facilitator_ids.data or ()),
+    )
+
+
+def _field_error(form: RunForm, exc: services.RunError) -> None:
+    target = getattr(form, exc.field, None) if exc.field else None
+    if target is None or exc.field == "days":
+        form.form_errors.append(exc.message)
+        if exc.field == "days":
+            form.days.errors = [exc.message]
+    else:
+        target.errors = [*target.errors, exc.message]
+
+
+@bp.get("/admin/runs")
+@roles_required(Role.ADMIN)
+def admin_runs():
+    return render_template("runs/admin_runs.html", runs=services.all_runs(),
+                           catalogue=learning.catalogue())
+
+
+@bp.route("/admin/runs/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def new_run():
+    form = RunForm()
+    _prepare(form)
+    if form.validate_on_submit():
+        try:
+            run = services.create_run(_input(form))
+        except services.RunError as exc:
+            _field_error(form, exc)
+        else:
+            flash(_("Run created."), "success")
+            return redirect(url_for("runs.admin_run", run_id=run.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("runs/run_form.html", form=form, run=None), status
+
+
+@bp.route("/admin/runs/<int:run_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_run(run_id: int):
+    run = _run_or_404(run_id)
+    form = RunForm(obj=None if request.method == "POST" else run)
+    _prepare(form)
+    if request.method == "GET":
+        for entry, day in zip(form.days, run.days, strict=False):
+            entry.data = day.day_date
+        while len(form.days) < len(run.days):
+            form.days.append_entry(run.days[len(form.days)].day_date)
+        form.facilitator_ids.data = sorted(run.facilitator_ids())
+        form.venue.data = run.venue or ""
+    if form.validate_on_submit():
+        try:
+            services.update_run(run, _input(form))
+        except services.RunError as exc:
+            _field_error(form, exc)
+        else:
+            flash(_("Run saved."), "success")
+            return redirect(url_for("runs.admin_run", run_id=run.id))
+    other_runs = [r for r in services.runs_for_course(learning.catalogue().get(run.course_slug))
+                  if r.id != run.id] if learning.catalogue().get(run.course_slug) else []
+    move_form = MoveForm()
+    move_form.target.choices = choices((str(r.id), r.title) for r in other_runs)
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "runs/run_form.html",
+        form=form,
+        run=run,
+        add_form=AddPersonForm(prefix="add"),
+        move_form=move_form,
+        booked=services.trainees(run),
+        waiting=run.waiting(),
+        other_runs=other_runs,
+    ), status
+
+
+@bp.post("/admin/runs/<int:run_id>/places")
+@roles_required(Role.ADMIN)
+def add_place(run_id: int):
+    run = _run_or_404(run_id)
+    form = AddPersonForm(prefix="add")
+    if form.validate_on_submit():
+        person = accounts.find_by_email(form.email.data)
+        if person is None:
+            flash(_("No account uses %(email)s.", email=form.email.data), "error")
+        else:
+            try:
+                place = services.admin_add(run, person, current_user,
+                                           force_book=bool(form.force_book.data))
+            except services.RunError as exc:
+                flash(exc.message, "error")
+            else:
+                flash(
+                    _("%(name)s added: %(status)s.", name=person.name,
+                      status=_("booked") if place.status == PlaceStatus.BOOKED
+                      else _("waiting list")),
+                    "success",
+                )
+    else:
+        flash(_("Enter the person's email address."), "error")
+    return redirect(url_for("runs.admin_run", run_id=run.id))
+
+
+def _place_or_404(run: CourseRun, place_id: int):
+    place = next((p for p in run.places if p.id == place_id), None)
+    if place is None:
+        abort(404)
+    return place
+
+
+@bp.post("/admin/runs/<int:run_id>/places/<int:place_id>/remove")
+@roles_required(Role.ADMIN)
+def remove_place(run_id: int, place_id: int):
+    run = _run_or_404(run_id)
+    place = _place_or_404(run, place_id)
+    if FlaskForm().validate_on_submit():
+        name = place.user.name
+        promoted = services.withdraw(place, current_user)
+        flash(_("%(name)s removed from the run.", name=name), "success")
+        for p in promoted:
+            flash(_("%(name)s moved up from the waiting list.", name=p.user.name), "info")
+    return redirect(url_for("runs.admin_run", run_id=run.id))
+
+
+@bp.post("/admin/runs/<int:run_id>/places/<int:place_id>/move")
+@roles_required(Role.ADMIN)
+def move_place(run_id: int, place_id: int):
+    run = _run_or_404(run_id)
+    place = _place_or_404(run, place_id)
+    form = MoveForm()
+    target = db.session.get(CourseRun, int(form.target.data)) if (
+        form.target.data or "").isdigit() else None
+    if not FlaskForm().validate_on_submit() or target is None:
+        flash(_("Choose the run to move them to."), "error")
+        return redirect(url_for("runs.admin_run", run_id=run.id))
+    try:
+        moved = services.move(place, target, current_user)
+    except services.RunError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("runs.admin_run", run_id=run.id))
+    flash(_("%(name)s moved to %(run)s (%(status)s).", name=moved.user.name, run=target.title,
+            status=_("booked") if moved.status == PlaceStatus.BOOKED else _("waiting list")),
+          "success")
+    return redirect(url_for("runs.admin_run", run_id=run.id))
