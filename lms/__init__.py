@@ -76,7 +76,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(review_bp)
     app.register_blueprint(feedback_bp)
     # Activity pages check CSRF themselves so an expired token keeps what was typed.
+    # These pages check CSRF themselves and show what was entered again on failure.
     csrf.exempt("lms.learning.routes.activity")
+    csrf.exempt("lms.runs.routes.attendance")
+    csrf.exempt("lms.review.routes.review")
 
     from lms.feedback.services import activity_context as feedback_context
     from lms.feedback.services import connect_signals as connect_feedback

@@ -29,6 +29,10 @@ def setup(demo: bool) -> None:
     if demo:
         accounts = create_demo_accounts()
         db.session.commit()
+        runs = create_demo_runs()
+        db.session.commit()
+        for title in runs:
+            click.echo(f"Added demo course run: {title}")
         click.echo("")
         port = os.environ.get("PORT", "5000")
         click.echo(f"Demo accounts (invented people): log in at http://127.0.0.1:{port}/login")
@@ -36,6 +40,48 @@ def setup(demo: bool) -> None:
             click.echo(f"  {email:<26} {roles}{'  (new)' if created else ''}")
         click.echo(f"  password for all of them: {demo_password()}")
     db.session.commit()
+
+
+def create_demo_runs() -> list[str]:
+    """Two runs for the demo (only when there are no runs at all): returns their titles."""
+    from datetime import date, timedelta
+
+    from sqlalchemy import func, select
+
+    from lms.accounts.services import find_by_email
+    from lms.runs import services as runs
+    from lms.runs.models import CourseRun
+
+    if db.session.scalar(select(func.count(CourseRun.id))):
+        return []
+    facilitator = find_by_email("facilitator@example.org")
+    fac_ids = (facilitator.id,) if facilitator else ()
+    start = date.today() + timedelta(days=21)
+    while start.weekday() != 1:  # a Tuesday and Wednesday
+        start += timedelta(days=1)
+    made = [
+        runs.create_run(
+            runs.RunInput(
+                course_slug="rep",
+                title=f"Rep course, London, {start.strftime('%B %Y')}",
+                days=[start, start + timedelta(days=1)],
+                capacity=8,
+                venue="Congress House, Great Russell Street, London",
+                facilitator_ids=fac_ids,
+            )
+        ),
+        runs.create_run(
+            runs.RunInput(
+                course_slug="link-member",
+                title=f"Link member course, online, {start.strftime('%B %Y')}",
+                days=[start - timedelta(days=7)],
+                capacity=20,
+                is_online=True,
+                facilitator_ids=fac_ids,
+            )
+        ),
+    ]
+    return [r.title for r in made]
 
 
 def register_cli(app: Flask) -> None:

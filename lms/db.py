@@ -85,4 +85,12 @@ def configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        # A request that may write takes the write lock when its transaction starts:
+        # a read transaction that later wants to write fails at once under WAL if
+        # someone else wrote meanwhile, instead of waiting its turn.
+        from flask import has_request_context, request
+
+        if has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")

@@ -188,3 +188,28 @@ def trainee_client(app: Flask, make) -> FlaskClient:
 
 def get_user(app: Flask, user_id: int) -> User:
     return db.session.get(User, user_id)
+
+
+@pytest.fixture()
+def app_with(app: Flask, tmp_path):
+    """app_with(**config) -> a second app on the same database (e.g. other course content).
+
+    Its connections are closed at the end of the test.
+    """
+    made: list[Flask] = []
+
+    def _make(**overrides) -> Flask:
+        other = create_app(
+            {
+                **base_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "instance2"),
+                **overrides,
+            }
+        )
+        made.append(other)
+        return other
+
+    yield _make
+    for other in made:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -204,13 +204,12 @@ def test_enrolling_twice_keeps_one_enrolment(app, trainee_client):
         assert db.session.scalar(select(func.count(Enrolment.id))) == 1
 
 
-def test_editing_course_text_keeps_everyones_progress(app, trainee_client, tmp_path):
+def test_editing_course_text_keeps_everyones_progress(app, trainee_client, tmp_path, app_with):
     import shutil
 
     import yaml
 
-    from lms import create_app
-    from tests.conftest import base_config, login
+    from tests.conftest import login
 
     enrol(trainee_client)
     page = trainee_client.get("/learn/link-member/promoting-mip-reading").get_data(as_text=True)
@@ -234,8 +233,7 @@ def test_editing_course_text_keeps_everyones_progress(app, trainee_client, tmp_p
     course["version"] = "2026.2"
     course_file.write_text(yaml.safe_dump(course))
 
-    config = base_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "instance")
-    edited = create_app({**config, "LMS_COURSES_DIR": str(courses)})
+    edited = app_with(LMS_COURSES_DIR=str(courses))
     client = edited.test_client()
     login(client, "sam@example.org")
     dashboard = client.get("/dashboard").get_data(as_text=True)

@@ -110,8 +110,18 @@ def test_law_is_cited_and_flagged_as_not_legal_advice(catalogue, slug):
 
 
 def test_no_real_names_from_the_seed_pages_appear_in_content():
-    names = ["Jon Restell", "Billy Turner", "Jim Lewis", "Corrado Valle", "Claire Pullar",
-             "Gail Bannister", "Steve Smith", "Stephen Smith", "Rhys McKenzie", "Craig Ryan"]
+    names = [
+        "Jon Restell",
+        "Billy Turner",
+        "Jim Lewis",
+        "Corrado Valle",
+        "Claire Pullar",
+        "Gail Bannister",
+        "Steve Smith",
+        "Stephen Smith",
+        "Rhys McKenzie",
+        "Craig Ryan",
+    ]
     for path in COURSES.rglob("*"):
         if path.is_file():
             text = path.read_text()
@@ -146,7 +156,12 @@ GOOD_COURSE = {
             "outcomes": ["Do a thing."],
             "activities": [
                 {"key": "m1-read", "type": "reading", "title": "Read", "source": "modules/m1.md"},
-                {"key": "m1-quiz", "type": "quiz", "title": "Check", "source": "modules/m1.quiz.yaml"},
+                {
+                    "key": "m1-quiz",
+                    "type": "quiz",
+                    "title": "Check",
+                    "source": "modules/m1.quiz.yaml",
+                },
             ],
         }
     ],
@@ -165,8 +180,13 @@ GOOD_QUIZ = {
 }
 
 
-def write_course(root: Path, course: dict | str, quiz: dict | str = GOOD_QUIZ,
-                 page: str = "## Hello\n\nText.", folder: str | None = None) -> Path:
+def write_course(
+    root: Path,
+    course: dict | str,
+    quiz: dict | str = GOOD_QUIZ,
+    page: str = "## Hello\n\nText.",
+    folder: str | None = None,
+) -> Path:
     slug = folder or (course["slug"] if isinstance(course, dict) else "alpha")
     root = root if root.name == "courses" else root / "courses"
     path = root / slug
@@ -212,10 +232,22 @@ def test_good_course_loads(tmp_path):
 
 MISTAKES = [
     ("missing title", mutated(title=_DELETE), "courses/alpha/course.yaml: title: Field required"),
-    ("misspelt field", {**GOOD_COURSE, "titel": "x"}, "courses/alpha/course.yaml: titel: Extra inputs"),
-    ("slug differs from folder", mutated(slug="beta"), "courses/alpha/course.yaml: slug: is 'beta'"),
+    (
+        "misspelt field",
+        {**GOOD_COURSE, "titel": "x"},
+        "courses/alpha/course.yaml: titel: Extra inputs",
+    ),
+    (
+        "slug differs from folder",
+        mutated(slug="beta"),
+        "courses/alpha/course.yaml: slug: is 'beta'",
+    ),
     ("bad key", mutated(modules__0__key="Module One"), "courses/alpha/course.yaml: modules[0].key"),
-    ("no modules", mutated(modules=[]), "courses/alpha/course.yaml: modules: List should have at least 1"),
+    (
+        "no modules",
+        mutated(modules=[]),
+        "courses/alpha/course.yaml: modules: List should have at least 1",
+    ),
     (
         "unknown type",
         mutated(modules__0__activities__0__type="video"),
@@ -248,8 +280,14 @@ MISTAKES = [
     ),
     (
         "bad inline settings",
-        mutated(modules__0__activities__0={"key": "m1-read", "type": "reading", "title": "R",
-                                            "settings": {"bodyy": "x"}}),
+        mutated(
+            modules__0__activities__0={
+                "key": "m1-read",
+                "type": "reading",
+                "title": "R",
+                "settings": {"bodyy": "x"},
+            }
+        ),
         "courses/alpha/course.yaml: modules[0].activities[0].settings.bodyy: unknown setting 'bodyy'",
     ),
 ]
@@ -271,8 +309,18 @@ def test_invalid_yaml_names_the_line(tmp_path):
 QUIZ_MISTAKES = [
     (
         "two correct answers to a single-choice question",
-        {**GOOD_QUIZ, "questions": [{**GOOD_QUIZ["questions"][0], "options": [
-            {"key": "a", "text": "A", "correct": True}, {"key": "b", "text": "B", "correct": True}]}]},
+        {
+            **GOOD_QUIZ,
+            "questions": [
+                {
+                    **GOOD_QUIZ["questions"][0],
+                    "options": [
+                        {"key": "a", "text": "A", "correct": True},
+                        {"key": "b", "text": "B", "correct": True},
+                    ],
+                }
+            ],
+        },
         "courses/alpha/modules/m1.quiz.yaml: questions[0]: Value error, a single-choice question needs "
         "exactly one correct option, not 2",
     ),
@@ -283,8 +331,12 @@ QUIZ_MISTAKES = [
     ),
     (
         "missing explanation",
-        {**GOOD_QUIZ, "questions": [{k: v for k, v in GOOD_QUIZ["questions"][0].items()
-                                     if k != "explanation"}]},
+        {
+            **GOOD_QUIZ,
+            "questions": [
+                {k: v for k, v in GOOD_QUIZ["questions"][0].items() if k != "explanation"}
+            ],
+        },
         "courses/alpha/modules/m1.quiz.yaml: questions[0].explanation: Field required",
     ),
     (
@@ -292,13 +344,22 @@ QUIZ_MISTAKES = [
         {"pass_mark": 50, "questions": []},
         "courses/alpha/modules/m1.quiz.yaml: questions: List should have at least 1",
     ),
-    ("not a mapping", "- just\n- a list\n", "courses/alpha/modules/m1.quiz.yaml: must be a mapping"),
-    ("broken YAML", "questions: [\n", "courses/alpha/modules/m1.quiz.yaml: line 2, column 1: not valid"),
+    (
+        "not a mapping",
+        "- just\n- a list\n",
+        "courses/alpha/modules/m1.quiz.yaml: must be a mapping",
+    ),
+    (
+        "broken YAML",
+        "questions: [\n",
+        "courses/alpha/modules/m1.quiz.yaml: line 2, column 1: not valid",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("label", "quiz", "expected"), QUIZ_MISTAKES,
-                         ids=[m[0] for m in QUIZ_MISTAKES])
+@pytest.mark.parametrize(
+    ("label", "quiz", "expected"), QUIZ_MISTAKES, ids=[m[0] for m in QUIZ_MISTAKES]
+)
 def test_quiz_mistakes_name_the_quiz_file_and_field(tmp_path, label, quiz, expected):
     write_course(tmp_path, GOOD_COURSE, quiz=quiz)
     problems = problems_for(tmp_path)
@@ -329,7 +390,9 @@ def test_all_problems_across_courses_are_reported_at_once(tmp_path):
 def test_app_refuses_to_start_with_a_broken_course(tmp_path):
     write_course(tmp_path / "courses", mutated(title=_DELETE))
     config = base_config(f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "instance")
-    with pytest.raises(CourseContentError, match="courses/alpha/course.yaml: title: Field required"):
+    with pytest.raises(
+        CourseContentError, match="courses/alpha/course.yaml: title: Field required"
+    ):
         create_app({**config, "LMS_COURSES_DIR": str(tmp_path / "courses")})
 
 

@@ -64,8 +64,20 @@ def installed_plugin(tmp_path_factory):
     build = tmp_path_factory.mktemp("plugin-src") / "src"
     shutil.copytree(PLUGIN_SOURCE, build)
     subprocess.run(
-        [sys.executable, "-m", "uv", "pip", "install", "--quiet", "--no-deps",
-         "--python", sys.executable, "--target", str(target), str(build)],
+        [
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--python",
+            sys.executable,
+            "--target",
+            str(target),
+            str(build),
+        ],
         check=True,
     )
     sys.path.insert(0, str(target))
@@ -94,10 +106,9 @@ def test_course_using_uninstalled_type_is_an_error_naming_the_file(app, plugin_c
 
 
 def test_installed_plugin_adds_a_type_that_works_end_to_end(
-    app, make, installed_plugin, plugin_courses, tmp_path
+    app, make, installed_plugin, plugin_courses, app_with
 ):
-    config = base_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "instance")
-    plugin_app = create_app({**config, "LMS_COURSES_DIR": str(plugin_courses)})
+    plugin_app = app_with(LMS_COURSES_DIR=str(plugin_courses))
     assert "reflection" in plugin_app.extensions["lms.activity_types"]
     assert type(plugin_app.extensions["lms.activity_types"]["reflection"]).__module__ == (
         "lms_reflection_activity"
