@@ -36,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     # Every model module is imported so the metadata (and migrations) see all tables.
     import lms.accounts.models
+    import lms.accreditation.models
     import lms.feedback.models
     import lms.learning.models
     import lms.runs.models  # noqa: F401
@@ -58,9 +59,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     registry = build_registry()
     app.extensions["lms.activity_types"] = registry
-    app.extensions["lms.courses"] = load_catalogue(app.config["LMS_COURSES_DIR"], registry)
+    app.extensions["lms.courses"] = load_catalogue(
+        app.config["LMS_COURSES_DIR"], registry, app.config["LMS_CERTIFICATES_DIR"]
+    )
 
     from lms.accounts.routes import bp as accounts_bp
+    from lms.accreditation.routes import bp as accreditation_bp
+    from lms.accreditation.verify import bp as verify_bp
     from lms.admin.routes import bp as admin_bp
     from lms.catalogue.routes import bp as catalogue_bp
     from lms.feedback.routes import bp as feedback_bp
@@ -75,18 +80,23 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(runs_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(feedback_bp)
+    app.register_blueprint(accreditation_bp)
+    app.register_blueprint(verify_bp)
     # Activity pages check CSRF themselves so an expired token keeps what was typed.
     # These pages check CSRF themselves and show what was entered again on failure.
     csrf.exempt("lms.learning.routes.activity")
     csrf.exempt("lms.runs.routes.attendance")
     csrf.exempt("lms.review.routes.review")
+    csrf.exempt("lms.accreditation.routes.request_")
 
+    from lms.accreditation.services import connect_signals as connect_accreditation
     from lms.feedback.services import activity_context as feedback_context
     from lms.feedback.services import connect_signals as connect_feedback
     from lms.learning.services import connect_signals as connect_learning
 
     connect_learning()
     connect_feedback()
+    connect_accreditation()
     # Providers of extra facts for activity types: fn(course, activity, user) -> dict.
     app.extensions["lms.activity_context"] = [feedback_context]
 
@@ -110,6 +120,8 @@ def _init_logging(app: Flask) -> None:
         )
     # Alembic announces every plugin it loads at INFO; that is noise on each start.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # WeasyPrint reports every rendering step at INFO.
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 
 def _init_login(app: Flask) -> None:

@@ -85,12 +85,9 @@ def configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        # A request that may write takes the write lock when its transaction starts:
-        # a read transaction that later wants to write fails at once under WAL if
-        # someone else wrote meanwhile, instead of waiting its turn.
-        from flask import has_request_context, request
-
-        if has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS"):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.exec_driver_sql("BEGIN")
+        # Every transaction takes the write lock when it starts. Under WAL a read
+        # transaction that later wants to write fails at once if someone else wrote
+        # meanwhile (even page views write, e.g. where a trainee left off), instead of
+        # waiting its turn. Transactions are short, so queueing them costs little on
+        # the one machine SQLite serves; PostgreSQL is for deployments.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

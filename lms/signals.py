@@ -26,6 +26,14 @@ Keyword arguments: ``enrolment``, ``activity``, ``submission`` (lms.plugins.Subm
 store responses; for anonymous forms it must not keep anything that names the person.
 """
 
+attendance_recorded = _signals.signal("attendance-recorded")
+"""Sent by runs after attendance marks are stored. Keyword arguments: ``run`` and
+``user_ids`` (the people whose marks changed). Accreditation re-checks their rules."""
+
+certificate_issued = _signals.signal("certificate-issued")
+"""Sent by accreditation after a certificate is issued and its PDF stored.
+Keyword argument: ``certificate``."""
+
 account_created = _signals.signal("account-created")
 """Sent by accounts when an account is created.
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import TimestampMixin, utcnow
@@ -53,6 +53,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
+    # The holder's choice: may public certificate verification show their name?
+    is_name_public: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     region: Mapped[Region | None] = relationship()
     roles: Mapped[list[RoleAssignment]] = relationship(

@@ -136,23 +136,35 @@ class CaseStudy(ActivityType):
         answer = self._answer(form)
         if status in (SUBMITTED, ACCEPTED):
             raise SubmissionRejected(
-                _("This answer has already been sent. You can revise it if a facilitator asks "
-                  "for more work."),
+                _(
+                    "This answer has already been sent. You can revise it if a facilitator asks "
+                    "for more work."
+                ),
                 values={"answer": answer},
             )
         if len(answer) > MAX_ANSWER_CHARS:
             raise SubmissionRejected(
                 _("Your answer is too long to send."),
-                {"answer": _("Keep your answer under %(n)d characters (it has %(have)d).",
-                             n=MAX_ANSWER_CHARS, have=len(answer))},
+                {
+                    "answer": _(
+                        "Keep your answer under %(n)d characters (it has %(have)d).",
+                        n=MAX_ANSWER_CHARS,
+                        have=len(answer),
+                    )
+                },
                 {"answer": answer},
             )
         words = word_count(answer)
         if words < config.min_words:
             raise SubmissionRejected(
                 _("Your answer is not ready to send yet."),
-                {"answer": _("Write at least %(n)d words (you have %(have)d). Your draft is saved.",
-                             n=config.min_words, have=words)},
+                {
+                    "answer": _(
+                        "Write at least %(n)d words (you have %(have)d). Your draft is saved.",
+                        n=config.min_words,
+                        have=words,
+                    )
+                },
                 {"answer": answer},
             )
         return Submission(

@@ -21,7 +21,11 @@ def check(directory: str | None) -> None:
     """Validate every course and report all errors at once (exit status 1 if any)."""
     directory = directory or current_app.config["LMS_COURSES_DIR"]
     try:
-        catalogue = load_catalogue(directory, current_app.extensions["lms.activity_types"])
+        catalogue = load_catalogue(
+            directory,
+            current_app.extensions["lms.activity_types"],
+            current_app.config["LMS_CERTIFICATES_DIR"],
+        )
     except CourseContentError as exc:
         for problem in exc.problems:
             click.secho(f"error: {problem}", fg="red", err=True)

@@ -43,7 +43,19 @@ class ModuleSpec(_Strict):
 
 
 class CompletionSpec(_Strict):
+    """What a trainee must do. The platform checks each rule (see lms.accreditation)."""
+
     activities: Literal["all"] | list[str] = "all"
+    attendance: Literal["none", "every_day"] = "none"
+    excused_absence_counts: bool = False
+    confirmation: Literal["none", "officer"] = "none"
+
+
+class CertificateSpec(_Strict):
+    template: str = Field(pattern=KEY_PATTERN)
+    accreditation: str = Field(min_length=1, max_length=200)
+    validity_months: int | None = Field(default=None, ge=1, le=240)
+    reminder_days: int = Field(default=60, ge=1, le=365)
 
 
 class CourseSpec(_Strict):
@@ -53,6 +65,7 @@ class CourseSpec(_Strict):
     summary: str = Field(min_length=1)
     prerequisites: list[str] = Field(default_factory=list)
     completion: CompletionSpec = Field(default_factory=CompletionSpec)
+    certificate: CertificateSpec | None = None
     modules: list[ModuleSpec] = Field(min_length=1)
 
     @field_validator("version", mode="before")
@@ -97,6 +110,8 @@ class Course:
     required_keys: frozenset[str]
     content_hash: str
     path: Path
+    completion: CompletionSpec = field(default_factory=CompletionSpec)
+    certificate: CertificateSpec | None = None
     _index: dict[str, Activity] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -194,7 +209,10 @@ def _display(path: Path, root: Path) -> str:
 
 
 def load_course(
-    course_dir: Path, registry: ActivityTypeRegistry, root: Path
+    course_dir: Path,
+    registry: ActivityTypeRegistry,
+    root: Path,
+    certificates_dir: Path | None = None,
 ) -> tuple[Course | None, list[ContentProblem]]:
     """Load one course folder. Returns the course (None on any problem) and the problems."""
     course_file = course_dir / "course.yaml"
@@ -336,6 +354,18 @@ def load_course(
                 problems.append(
                     ContentProblem(display, f"completion.activities[{i}]", f"no activity {key!r}")
                 )
+    if spec.certificate is not None:
+        template_dir = (certificates_dir or root.parent / "certificates") / (
+            spec.certificate.template
+        )
+        if not (template_dir / "template.html").is_file():
+            problems.append(
+                ContentProblem(
+                    display,
+                    "certificate.template",
+                    f"no template.html in certificates/{spec.certificate.template}/",
+                )
+            )
     if problems:
         return None, problems
     course = Course(
@@ -348,20 +378,31 @@ def load_course(
         required_keys=required,
         content_hash=digest.hexdigest(),
         path=course_dir,
+        completion=spec.completion,
+        certificate=spec.certificate,
         _index=index,
     )
     return course, []
 
 
-def load_catalogue(courses_dir: str | Path, registry: ActivityTypeRegistry) -> Catalogue:
-    """Load every ``<dir>/*/course.yaml``. Raises CourseContentError listing all problems."""
+def load_catalogue(
+    courses_dir: str | Path,
+    registry: ActivityTypeRegistry,
+    certificates_dir: str | Path | None = None,
+) -> Catalogue:
+    """Load every ``<dir>/*/course.yaml``. Raises CourseContentError listing all problems.
+
+    Certificate templates named by courses are looked for in ``certificates_dir``
+    (by default ``certificates/`` beside the courses folder).
+    """
     root = Path(courses_dir)
+    certs = Path(certificates_dir) if certificates_dir else None
     problems: list[ContentProblem] = []
     courses: dict[str, Course] = {}
     if not root.is_dir():
         raise CourseContentError([ContentProblem(str(root), "", "courses folder not found")])
     for course_dir in sorted(p for p in root.iterdir() if (p / "course.yaml").is_file()):
-        course, found = load_course(course_dir, registry, root)
+        course, found = load_course(course_dir, registry, root, certs)
         problems.extend(found)
         if course is not None:
             courses[course.slug] = course

@@ -45,7 +45,7 @@ class FeedbackResponse(db.Model):
 
 
 class CourseChange(db.Model):
-    """"You said, we did": a change made to a course because of feedback."""
+    """ "You said, we did": a change made to a course because of feedback."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_slug: Mapped[str] = mapped_column(String(80), index=True)

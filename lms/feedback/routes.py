@@ -61,8 +61,9 @@ def run_results(run_id: int):
         abort(403)
     course = _course_or_404(run.course_slug)
     forms = [services.results(course, a, [run.id]) for a in services.feedback_forms(course)]
-    return render_template("feedback/results.html", course=course, run=run, forms=forms,
-                           minimum=services.MIN_RESPONSES)
+    return render_template(
+        "feedback/results.html", course=course, run=run, forms=forms, minimum=services.MIN_RESPONSES
+    )
 
 
 @bp.get("/courses/<slug>/feedback")
@@ -72,8 +73,13 @@ def course_results(slug: str):
     if not _may_see_course(course):
         abort(403)
     forms = [services.results(course, a) for a in services.feedback_forms(course)]
-    return render_template("feedback/results.html", course=course, run=None, forms=forms,
-                           minimum=services.MIN_RESPONSES)
+    return render_template(
+        "feedback/results.html",
+        course=course,
+        run=None,
+        forms=forms,
+        minimum=services.MIN_RESPONSES,
+    )
 
 
 def _csv(text: str, filename: str) -> Response:
@@ -113,18 +119,19 @@ def changes(slug: str):
         abort(403)
     form = ChangeForm()
     course_runs = _course_runs_for_user(course)
-    form.run_id.choices = choices([("", _("Not tied to one run"))]
-                                  + [(str(r.id), r.title) for r in course_runs])
+    form.run_id.choices = choices(
+        [("", _("Not tied to one run"))] + [(str(r.id), r.title) for r in course_runs]
+    )
     if form.validate_on_submit():
         run = next((r for r in course_runs if str(r.id) == form.run_id.data), None)
         try:
-            services.record_change(course, form.you_said.data, form.we_did.data, current_user,
-                                   run)
+            services.record_change(course, form.you_said.data, form.we_did.data, current_user, run)
         except services.FeedbackError as exc:
             getattr(form, exc.field).errors.append(exc.message)
         else:
             flash(_("Change recorded. Trainees will see it on the course page."), "success")
             return redirect(url_for("feedback.changes", slug=course.slug))
     status = 422 if form.is_submitted() else 200
-    return render_template("feedback/changes.html", course=course, form=form,
-                           changes=services.changes_for(course)), status
+    return render_template(
+        "feedback/changes.html", course=course, form=form, changes=services.changes_for(course)
+    ), status

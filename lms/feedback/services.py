@@ -152,15 +152,43 @@ def results(
                 labels = ["1", "2", "3", "4", "5"]
                 counts = [counter.get(i, 0) for i in range(1, 6)]
                 mean = round(sum(int(v) for v in values) / len(values), 1) if values else None
-                out.append(QuestionResult(q.key, q.kind, q.prompt, labels, counts, len(values),
-                                          mean, low=q.low, high=q.high))
+                out.append(
+                    QuestionResult(
+                        q.key,
+                        q.kind,
+                        q.prompt,
+                        labels,
+                        counts,
+                        len(values),
+                        mean,
+                        low=q.low,
+                        high=q.high,
+                    )
+                )
             elif q.kind == "choice":
                 counter = Counter(values)
-                out.append(QuestionResult(q.key, q.kind, q.prompt, list(q.options),
-                                          [counter.get(o, 0) for o in q.options], len(values)))
+                out.append(
+                    QuestionResult(
+                        q.key,
+                        q.kind,
+                        q.prompt,
+                        list(q.options),
+                        [counter.get(o, 0) for o in q.options],
+                        len(values),
+                    )
+                )
             else:
-                out.append(QuestionResult(q.key, q.kind, q.prompt, [], [], len(values),
-                                          comments=sorted(values, key=str.lower)))
+                out.append(
+                    QuestionResult(
+                        q.key,
+                        q.kind,
+                        q.prompt,
+                        [],
+                        [],
+                        len(values),
+                        comments=sorted(values, key=str.lower),
+                    )
+                )
     return FormResults(activity, total, is_anonymous(course, activity), out)
 
 
@@ -193,26 +221,36 @@ def export_csv(course: Course, run_ids: Iterable[int] | None = None) -> str:
         config: FeedbackConfig = activity.config
         responses = _responses(course, activity, run_ids)
         if len(responses) < MIN_RESPONSES:
-            writer.writerow([safe_cell(activity.title), "", "", "",
-                             _("Fewer than %(n)d responses: not shown", n=MIN_RESPONSES)])
+            writer.writerow(
+                [
+                    safe_cell(activity.title),
+                    "",
+                    "",
+                    "",
+                    _("Fewer than %(n)d responses: not shown", n=MIN_RESPONSES),
+                ]
+            )
             continue
         for number, response in enumerate(responses, start=1):
             for q in config.questions:
-                writer.writerow([
-                    safe_cell(activity.title),
-                    safe_cell(run_titles.get(response.run_id, "")),
-                    number,
-                    safe_cell(q.prompt),
-                    safe_cell(response.answers.get(q.key, "")),
-                ])
+                writer.writerow(
+                    [
+                        safe_cell(activity.title),
+                        safe_cell(run_titles.get(response.run_id, "")),
+                        number,
+                        safe_cell(q.prompt),
+                        safe_cell(response.answers.get(q.key, "")),
+                    ]
+                )
     return out.getvalue()
 
 
 # --- You said, we did -------------------------------------------------------------------
 
 
-def record_change(course: Course, you_said: str, we_did: str, by: User,
-                  run: CourseRun | None = None) -> CourseChange:
+def record_change(
+    course: Course, you_said: str, we_did: str, by: User, run: CourseRun | None = None
+) -> CourseChange:
     you_said, we_did = you_said.strip(), we_did.strip()
     if not you_said:
         raise FeedbackError(_("Say what people told you."), "you_said")
@@ -220,8 +258,13 @@ def record_change(course: Course, you_said: str, we_did: str, by: User,
         raise FeedbackError(_("Say what was changed."), "we_did")
     if len(you_said) > 2000 or len(we_did) > 2000:
         raise FeedbackError(_("Keep each part under 2,000 characters."), "we_did")
-    change = CourseChange(course_slug=course.slug, run_id=run.id if run else None,
-                          you_said=you_said, we_did=we_did, recorded_by_id=by.id)
+    change = CourseChange(
+        course_slug=course.slug,
+        run_id=run.id if run else None,
+        you_said=you_said,
+        we_did=we_did,
+        recorded_by_id=by.id,
+    )
     db.session.add(change)
     db.session.flush()
     return change

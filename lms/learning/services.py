@@ -157,8 +157,9 @@ def attempts_for(enrolment: Enrolment, activity: Activity) -> list[AttemptView]:
                 )
             )
     return [
-        AttemptView(r.number, r.data, r.score, r.is_passed, r.submitted_at,
-                    tuple(reviews.get(r.id, ())))
+        AttemptView(
+            r.number, r.data, r.score, r.is_passed, r.submitted_at, tuple(reviews.get(r.id, ()))
+        )
         for r in rows
     ]
 
@@ -265,14 +266,14 @@ def record_submission(
         or 0
     ) + 1
     attempt = Attempt(
-            enrolment_id=enrolment.id,
-            activity_key=activity.key,
-            activity_type=activity.type,
-            number=number,
-            content_version=course.version,
-            data=submission.data,
-            score=submission.score,
-            is_passed=submission.is_passed,
+        enrolment_id=enrolment.id,
+        activity_key=activity.key,
+        activity_type=activity.type,
+        number=number,
+        content_version=course.version,
+        data=submission.data,
+        score=submission.score,
+        is_passed=submission.is_passed,
     )
     db.session.add(attempt)
     row.attempt_count = number

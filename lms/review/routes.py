@@ -44,25 +44,37 @@ def review(attempt_id: int):
     values = {
         "decision": request.form.get("decision", ""),
         "comments": request.form.get("comments", ""),
-        "criteria": {c.key: request.form.get(f"criterion-{c.key}", "")
-                     for c in activity.config.criteria},
+        "criteria": {
+            c.key: request.form.get(f"criterion-{c.key}", "") for c in activity.config.criteria
+        },
     }
     status = 200
     if request.method == "POST":
         if not form.validate_on_submit():
-            error = _("Your session timed out. Your marks and comments are still here: "
-                      "save them again.")
+            error = _(
+                "Your session timed out. Your marks and comments are still here: save them again."
+            )
             status = 400
         else:
             try:
-                services.record_review(attempt, current_user, values["decision"],
-                                       values["criteria"], values["comments"])
+                services.record_review(
+                    attempt,
+                    current_user,
+                    values["decision"],
+                    values["criteria"],
+                    values["comments"],
+                )
             except services.ReviewError as exc:
                 error, error_field = exc.message, exc.field
                 status = 422
             else:
-                flash(_("Review saved. %(name)s can see it on their dashboard.",
-                        name=enrolment.user.name), "success")
+                flash(
+                    _(
+                        "Review saved. %(name)s can see it on their dashboard.",
+                        name=enrolment.user.name,
+                    ),
+                    "success",
+                )
                 return redirect(url_for("review.queue"))
     history = services.history(enrolment, activity.key)
     latest_number = history[-1][0].number if history else 0

@@ -123,8 +123,9 @@ def queue(reviewer: User, include_done: bool = False) -> list[QueueItem]:
         if activity is None:
             continue
         is_latest = latest_number[(attempt.enrolment_id, attempt.activity_key)] == attempt.number
-        item = QueueItem(attempt, enrolment, course, activity, None, is_latest,
-                         reviews.get(attempt.id))
+        item = QueueItem(
+            attempt, enrolment, course, activity, None, is_latest, reviews.get(attempt.id)
+        )
         runs = trainee_runs(enrolment.user, enrolment.course_slug)
         item.run = runs[0] if runs else None
         if item.is_waiting or include_done:
@@ -222,10 +223,12 @@ def outcomes_for(user: User) -> list[dict]:
             if not attempts:
                 continue
             attempt, reviews = attempts[-1]
-            out.append({
-                "course": course,
-                "activity": activity,
-                "version": attempt.number,
-                "review": reviews[-1] if reviews else None,
-            })
+            out.append(
+                {
+                    "course": course,
+                    "activity": activity,
+                    "version": attempt.number,
+                    "review": reviews[-1] if reviews else None,
+                }
+            )
     return out

@@ -54,8 +54,12 @@ def sign_up(run_id: int):
         flash(_("You have a place on %(run)s.", run=run.title), "success")
     else:
         flash(
-            _("%(run)s is full, so you are on the waiting list (number %(n)d). You will move up "
-              "in order when a place frees.", run=run.title, n=place.waiting_position),
+            _(
+                "%(run)s is full, so you are on the waiting list (number %(n)d). You will move up "
+                "in order when a place frees.",
+                run=run.title,
+                n=place.waiting_position,
+            ),
             "info",
         )
     return redirect(url_for("catalogue.course", slug=run.course_slug))
@@ -100,8 +104,9 @@ def run(run_id: int):
                 "attendance": services.attendance_for_user(run, place.user),
             }
         )
-    return render_template("runs/run.html", run=run, course=course, rows=rows,
-                           labels=ATTENDANCE_LABELS)
+    return render_template(
+        "runs/run.html", run=run, course=course, rows=rows, labels=ATTENDANCE_LABELS
+    )
 
 
 @bp.route("/facilitate/runs/<int:run_id>/days/<int:day_id>", methods=["GET", "POST"])
@@ -115,10 +120,12 @@ def attendance(run_id: int, day_id: int):
     current = services.current_attendance(day)
     form = FlaskForm()
     errors: dict[int, str] = {}
-    values = {p.user_id: (current[p.user_id].status if p.user_id in current else "")
-              for p in places}
-    notes = {p.user_id: (current[p.user_id].note or "" if p.user_id in current else "")
-             for p in places}
+    values = {
+        p.user_id: (current[p.user_id].status if p.user_id in current else "") for p in places
+    }
+    notes = {
+        p.user_id: (current[p.user_id].note or "" if p.user_id in current else "") for p in places
+    }
     status = 200
     if request.method == "POST":
         marks = {}
@@ -129,8 +136,9 @@ def attendance(run_id: int, day_id: int):
             if value:
                 marks[p.user_id] = value
         if not form.validate_on_submit():
-            flash(_("Your session timed out. Your marks are still here: save them again."),
-                  "warning")
+            flash(
+                _("Your session timed out. Your marks are still here: save them again."), "warning"
+            )
             status = 400
         else:
             try:
@@ -140,8 +148,11 @@ def attendance(run_id: int, day_id: int):
                 status = 422
             else:
                 unmarked = len(places) - len(marks)
-                message = _("Attendance saved for day %(n)d (%(changed)d changed).",
-                            n=day.number, changed=stored)
+                message = _(
+                    "Attendance saved for day %(n)d (%(changed)d changed).",
+                    n=day.number,
+                    changed=stored,
+                )
                 if unmarked:
                     message += " " + _("%(n)d not marked yet.", n=unmarked)
                 flash(message, "success" if not unmarked else "warning")
@@ -206,8 +217,9 @@ def _field_error(form: RunForm, exc: services.RunError) -> None:
 @bp.get("/admin/runs")
 @roles_required(Role.ADMIN)
 def admin_runs():
-    return render_template("runs/admin_runs.html", runs=services.all_runs(),
-                           catalogue=learning.catalogue())
+    return render_template(
+        "runs/admin_runs.html", runs=services.all_runs(), catalogue=learning.catalogue()
+    )
 
 
 @bp.route("/admin/runs/new", methods=["GET", "POST"])
@@ -248,8 +260,15 @@ def admin_run(run_id: int):
         else:
             flash(_("Run saved."), "success")
             return redirect(url_for("runs.admin_run", run_id=run.id))
-    other_runs = [r for r in services.runs_for_course(learning.catalogue().get(run.course_slug))
-                  if r.id != run.id] if learning.catalogue().get(run.course_slug) else []
+    other_runs = (
+        [
+            r
+            for r in services.runs_for_course(learning.catalogue().get(run.course_slug))
+            if r.id != run.id
+        ]
+        if learning.catalogue().get(run.course_slug)
+        else []
+    )
     move_form = MoveForm()
     move_form.target.choices = choices((str(r.id), r.title) for r in other_runs)
     status = 422 if form.is_submitted() else 200
@@ -276,15 +295,20 @@ def add_place(run_id: int):
             flash(_("No account uses %(email)s.", email=form.email.data), "error")
         else:
             try:
-                place = services.admin_add(run, person, current_user,
-                                           force_book=bool(form.force_book.data))
+                place = services.admin_add(
+                    run, person, current_user, force_book=bool(form.force_book.data)
+                )
             except services.RunError as exc:
                 flash(exc.message, "error")
             else:
                 flash(
-                    _("%(name)s added: %(status)s.", name=person.name,
-                      status=_("booked") if place.status == PlaceStatus.BOOKED
-                      else _("waiting list")),
+                    _(
+                        "%(name)s added: %(status)s.",
+                        name=person.name,
+                        status=_("booked")
+                        if place.status == PlaceStatus.BOOKED
+                        else _("waiting list"),
+                    ),
                     "success",
                 )
     else:
@@ -319,8 +343,11 @@ def move_place(run_id: int, place_id: int):
     run = _run_or_404(run_id)
     place = _place_or_404(run, place_id)
     form = MoveForm()
-    target = db.session.get(CourseRun, int(form.target.data)) if (
-        form.target.data or "").isdigit() else None
+    target = (
+        db.session.get(CourseRun, int(form.target.data))
+        if (form.target.data or "").isdigit()
+        else None
+    )
     if not FlaskForm().validate_on_submit() or target is None:
         flash(_("Choose the run to move them to."), "error")
         return redirect(url_for("runs.admin_run", run_id=run.id))
@@ -330,7 +357,13 @@ def move_place(run_id: int, place_id: int):
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("runs.admin_run", run_id=run.id))
-    flash(_("%(name)s moved to %(run)s (%(status)s).", name=moved.user.name, run=target.title,
-            status=_("booked") if moved.status == PlaceStatus.BOOKED else _("waiting list")),
-          "success")
+    flash(
+        _(
+            "%(name)s moved to %(run)s (%(status)s).",
+            name=moved.user.name,
+            run=target.title,
+            status=_("booked") if moved.status == PlaceStatus.BOOKED else _("waiting list"),
+        ),
+        "success",
+    )
     return redirect(url_for("runs.admin_run", run_id=run.id))

@@ -80,8 +80,9 @@ def _check(data: RunInput) -> Course:
     for user_id in data.facilitator_ids:
         user = db.session.get(User, user_id)
         if user is None or not user.has_role(Role.FACILITATOR):
-            raise RunError(_("Choose facilitators from people with the facilitator role."),
-                           "facilitator_ids")
+            raise RunError(
+                _("Choose facilitators from people with the facilitator role."), "facilitator_ids"
+            )
     return course
 
 
@@ -107,8 +108,9 @@ def create_run(data: RunInput) -> CourseRun:
 def update_run(run: CourseRun, data: RunInput) -> None:
     """Change a run's details. Days with attendance cannot be removed. Raises RunError."""
     if data.course_slug != run.course_slug and run.places:
-        raise RunError(_("People have places on this run, so its course cannot change."),
-                       "course_slug")
+        raise RunError(
+            _("People have places on this run, so its course cannot change."), "course_slug"
+        )
     _check(data)
     lock_run(run)
     wanted = set(data.days)
@@ -119,8 +121,10 @@ def update_run(run: CourseRun, data: RunInput) -> None:
             )
             if marked:
                 raise RunError(
-                    _("Attendance has been recorded for %(day)s, so it cannot be removed.",
-                      day=day.day_date.strftime("%-d %B %Y")),
+                    _(
+                        "Attendance has been recorded for %(day)s, so it cannot be removed.",
+                        day=day.day_date.strftime("%-d %B %Y"),
+                    ),
                     "days",
                 )
             run.days.remove(day)
@@ -152,8 +156,11 @@ def runs_for_course(course: Course) -> list[CourseRun]:
 
 def upcoming_open_runs(course: Course, today: date | None = None) -> list[CourseRun]:
     today = today or date.today()
-    return [r for r in runs_for_course(course)
-            if r.is_open and (r.last_day is None or r.last_day >= today)]
+    return [
+        r
+        for r in runs_for_course(course)
+        if r.is_open and (r.last_day is None or r.last_day >= today)
+    ]
 
 
 def all_runs() -> list[CourseRun]:
@@ -250,17 +257,23 @@ def _place(run: CourseRun, user: User, added_by: User | None, force_book: bool) 
     if place is not None and place.status != PlaceStatus.CANCELLED:
         raise RunError(
             _("%(name)s already has a place on this run.", name=user.name)
-            if added_by else _("You already have a place on this run."),
+            if added_by
+            else _("You already have a place on this run."),
             "user",
         )
     other = active_place_on_course(user, run.course_slug)
     if other is not None and other.run_id != run.id:
         raise RunError(
-            _("%(name)s already has a place on another run of this course (%(run)s).",
-              name=user.name, run=other.run.title)
+            _(
+                "%(name)s already has a place on another run of this course (%(run)s).",
+                name=user.name,
+                run=other.run.title,
+            )
             if added_by
-            else _("You already have a place on another run of this course (%(run)s).",
-                   run=other.run.title),
+            else _(
+                "You already have a place on another run of this course (%(run)s).",
+                run=other.run.title,
+            ),
             "user",
         )
     if place is None:
@@ -394,11 +407,24 @@ def record_attendance(
         if previous is not None and previous.status == status and previous.note == note:
             continue
         db.session.add(
-            AttendanceMark(run_day_id=day.id, user_id=user_id, status=status.value, note=note,
-                           marked_by_id=by.id)
+            AttendanceMark(
+                run_day_id=day.id,
+                user_id=user_id,
+                status=status.value,
+                note=note,
+                marked_by_id=by.id,
+            )
         )
         stored += 1
     db.session.flush()
+    if stored:
+        from flask import current_app
+
+        from lms import signals
+
+        signals.attendance_recorded.send(
+            current_app._get_current_object(), run=day.run, user_ids=list(marks)
+        )
     return stored
 
 

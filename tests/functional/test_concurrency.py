@@ -69,10 +69,10 @@ def test_twenty_simultaneous_sign_ups_lose_nothing(app, make):
     assert len(found) == 20
     assert len({p.user_id for p in found}) == 20
     assert sum(p.status == "booked" for p in found) == 8
-    waiting = sorted((p for p in found if p.status == "waiting"),
-                     key=lambda p: (p.waiting_since, p.id))
+    waiting = sorted(
+        (p for p in found if p.status == "waiting"), key=lambda p: (p.waiting_since, p.id)
+    )
     assert len(waiting) == 12
     with app.app_context():
-        enrolled = db.session.scalars(
-            select(Enrolment).where(Enrolment.course_slug == "rep")).all()
+        enrolled = db.session.scalars(select(Enrolment).where(Enrolment.course_slug == "rep")).all()
         assert len(enrolled) == 20

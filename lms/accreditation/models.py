@@ -1,0 +1,118 @@
+"""Accreditation requests and decisions, certificates, and the stored PDF files.
+
+A certificate is unique per person, course and course version (a database
+constraint), carries a short human-readable number and a long unguessable token
+for verification, and is never deleted: revocation and expiry are statuses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lms.db import utcnow
+from lms.extensions import db
+
+
+class AccreditationStatus(StrEnum):
+    PENDING = "pending"  # waiting for the national officer
+    DECLINED = "declined"
+    ACCREDITED = "accredited"
+
+
+class CertificateStatus(StrEnum):
+    VALID = "valid"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class Accreditation(db.Model):
+    __table_args__ = (UniqueConstraint("user_id", "course_slug", "course_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    course_slug: Mapped[str] = mapped_column(String(80))
+    course_version: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(12))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    is_prior: Mapped[bool] = mapped_column(default=False)
+    prior_reason: Mapped[str | None] = mapped_column(Text)
+
+    user = relationship("User", foreign_keys=[user_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+    region = relationship("Region")
+    certificate: Mapped[Certificate | None] = relationship(back_populates="accreditation")
+
+
+class Certificate(db.Model):
+    __table_args__ = (UniqueConstraint("user_id", "course_slug", "course_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    accreditation_id: Mapped[int] = mapped_column(
+        ForeignKey("accreditation.id", ondelete="CASCADE"), unique=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    course_slug: Mapped[str] = mapped_column(String(80))
+    course_version: Mapped[str] = mapped_column(String(40))
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    holder_name: Mapped[str] = mapped_column(String(200))
+    accreditation_title: Mapped[str] = mapped_column(String(200))
+    course_title: Mapped[str] = mapped_column(String(200))
+    region_name: Mapped[str | None] = mapped_column(String(120))
+    officer_name: Mapped[str | None] = mapped_column(String(200))
+    template: Mapped[str] = mapped_column(String(80))
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+
+    accreditation: Mapped[Accreditation] = relationship(back_populates="certificate")
+    user = relationship("User", foreign_keys=[user_id])
+    revoked_by = relationship("User", foreign_keys=[revoked_by_id])
+    files: Mapped[list[CertificateFile]] = relationship(
+        back_populates="certificate", order_by="CertificateFile.id", cascade="all, delete-orphan"
+    )
+
+    def status_at(self, now: datetime) -> CertificateStatus:
+        if self.revoked_at is not None:
+            return CertificateStatus.REVOKED
+        if self.expires_at is not None and self.expires_at <= now:
+            return CertificateStatus.EXPIRED
+        return CertificateStatus.VALID
+
+    @property
+    def current_file(self) -> CertificateFile | None:
+        current = [f for f in self.files if f.is_current]
+        return current[-1] if current else None
+
+    @property
+    def surname(self) -> str:
+        parts = self.holder_name.split()
+        return parts[-1] if parts else ""
+
+
+class CertificateFile(db.Model):
+    """One rendering of a certificate. Re-issuing adds a file; earlier ones are kept."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(
+        ForeignKey("certificate.id", ondelete="CASCADE"), index=True
+    )
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int]
+    template: Mapped[str] = mapped_column(String(80))
+    is_current: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    certificate: Mapped[Certificate] = relationship(back_populates="files")

@@ -1,0 +1,246 @@
+"""Trainees' certificates, national officers' requests and register, revocation."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from lms.accounts.models import Region, Role
+from lms.accreditation import register as register_data
+from lms.accreditation import services
+from lms.accreditation.models import Accreditation, AccreditationStatus, Certificate
+from lms.extensions import db
+from lms.feedback.services import safe_cell
+from lms.i18n import _
+from lms.learning import services as learning
+from lms.review.services import history
+from lms.runs import services as runs
+from lms.security import roles_required
+
+bp = Blueprint("accreditation", __name__)
+
+
+# --- Trainees -----------------------------------------------------------------------------
+
+
+@bp.get("/certificates")
+@login_required
+def mine():
+    cat = learning.catalogue()
+    courses = []
+    for enrolment in learning.enrolments_for(current_user):
+        course = cat.get(enrolment.course_slug)
+        if course is None or course.certificate is None:
+            continue
+        courses.append(
+            {
+                "course": course,
+                "requirements": services.requirements(current_user, course),
+                "accreditation": services.accreditation_for(current_user, course),
+            }
+        )
+    return render_template(
+        "accreditation/mine.html",
+        courses=courses,
+        certificates=services.certificates_of(current_user),
+        accreditations=services.accreditations_of(current_user),
+        now=services.utcnow(),
+        form=FlaskForm(),
+    )
+
+
+@bp.post("/certificates/privacy")
+@login_required
+def privacy():
+    if FlaskForm().validate_on_submit():
+        current_user.is_name_public = request.form.get("is_name_public") == "yes"
+        flash(
+            _("Your name will be shown when someone checks your certificate.")
+            if current_user.is_name_public
+            else _("Your name will only be shown to people who type your surname."),
+            "success",
+        )
+    return redirect(url_for("accreditation.mine"))
+
+
+def _pdf_response(certificate: Certificate, download: bool = True) -> Response:
+    stored = certificate.current_file
+    if stored is None:
+        abort(404)
+    filename = f"{certificate.number}.pdf"
+    response = Response(stored.pdf, mimetype="application/pdf")
+    disposition = "attachment" if download else "inline"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response.headers["Content-Length"] = str(stored.size)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-SHA256"] = stored.sha256
+    return response
+
+
+@bp.get("/certificates/<number>.pdf")
+@login_required
+def download(number: str):
+    certificate = db.session.scalar(select(Certificate).where(Certificate.number == number))
+    if certificate is None:
+        abort(404)
+    if certificate.user_id != current_user.id and not services.can_revoke(
+        current_user, certificate
+    ):
+        abort(404 if not current_user.has_role(Role.OFFICER) else 403)
+    return _pdf_response(certificate)
+
+
+# --- National officers --------------------------------------------------------------------
+
+
+def _record_or_404(accreditation_id: int) -> Accreditation:
+    record = db.session.get(Accreditation, accreditation_id)
+    if record is None:
+        abort(404)
+    return record
+
+
+@bp.route("/register/requests/<int:accreditation_id>", methods=["GET", "POST"])
+@roles_required(Role.OFFICER, Role.ADMIN)
+def request_(accreditation_id: int):
+    record = _record_or_404(accreditation_id)
+    if not services.can_decide(current_user, record):
+        abort(403)
+    course = learning.catalogue().get(record.course_slug)
+    if course is None:
+        abort(404)
+    error = None
+    note = request.form.get("note", "")
+    status = 200
+    if request.method == "POST":
+        decision = request.form.get("decision")
+        if not FlaskForm().validate_on_submit():
+            error, status = _("Your session timed out. Your note is still here: try again."), 400
+        else:
+            try:
+                if decision == "confirm":
+                    certificate = services.confirm(record, current_user, note)
+                    flash(
+                        _(
+                            "Accreditation confirmed. Certificate %(number)s issued.",
+                            number=certificate.number,
+                        ),
+                        "success",
+                    )
+                    return redirect(url_for("accreditation.register"))
+                if decision == "decline":
+                    services.decline(record, current_user, note)
+                    flash(_("Accreditation declined. The trainee can read your note."), "info")
+                    return redirect(url_for("accreditation.register"))
+                error, status = _("Choose confirm or decline."), 422
+            except services.AccreditationError as exc:
+                error, status = exc.message, 422
+    user = record.user
+    enrolment = learning.get_enrolment(user, course)
+    cases = []
+    if enrolment is not None:
+        for activity in course.activities:
+            if activity.type == "case_study":
+                versions = history(enrolment, activity.key)
+                cases.append({"activity": activity, "versions": versions})
+    run = services.trainee_run(user, course)
+    return render_template(
+        "accreditation/request.html",
+        record=record,
+        course=course,
+        person=user,
+        requirements=services.requirements(user, course),
+        progress=learning.course_progress(enrolment, course) if enrolment else None,
+        cases=cases,
+        run=run,
+        attendance=runs.attendance_for_user(run, user) if run else {},
+        error=error,
+        note=note,
+        form=FlaskForm(),
+    ), status
+
+
+@bp.get("/register")
+@roles_required(Role.OFFICER, Role.ADMIN)
+def register():
+    filters = register_data.Filters.from_args(request.args)
+    regions = register_data.visible_regions(current_user)
+    rows = register_data.rows(current_user, filters)
+    return render_template(
+        "accreditation/register.html",
+        rows=rows,
+        filters=filters,
+        regions=regions,
+        statuses=register_data.STATUS_LABELS,
+        catalogue=learning.catalogue(),
+        pending=[r for r in rows if r.status == "awaiting"],
+        expiring=[c for c in services.expiring() if register_data.can_see(current_user, c)],
+    )
+
+
+@bp.get("/register.csv")
+@roles_required(Role.OFFICER, Role.ADMIN)
+def register_csv():
+    filters = register_data.Filters.from_args(request.args)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["name", "email", "region", "course", "status", "since", "certificate", "issued", "expires"]
+    )
+    for row in register_data.rows(current_user, filters):
+        writer.writerow([safe_cell(v) for v in row.csv()])
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="register.csv"'},
+    )
+
+
+@bp.post("/register/certificates/<int:certificate_id>/revoke")
+@roles_required(Role.OFFICER, Role.ADMIN)
+def revoke(certificate_id: int):
+    certificate = db.session.get(Certificate, certificate_id)
+    if certificate is None:
+        abort(404)
+    if not services.can_revoke(current_user, certificate):
+        abort(403)
+    if not FlaskForm().validate_on_submit():
+        flash(_("Your session timed out. Try again."), "warning")
+        return redirect(url_for("accreditation.certificate", certificate_id=certificate.id))
+    try:
+        services.revoke(certificate, current_user, request.form.get("reason", ""))
+    except services.AccreditationError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("accreditation.certificate", certificate_id=certificate.id)), 303
+    flash(_("Certificate %(number)s revoked.", number=certificate.number), "success")
+    return redirect(url_for("accreditation.certificate", certificate_id=certificate.id))
+
+
+@bp.get("/register/certificates/<int:certificate_id>")
+@roles_required(Role.OFFICER, Role.ADMIN)
+def certificate(certificate_id: int):
+    certificate = db.session.get(Certificate, certificate_id)
+    if certificate is None:
+        abort(404)
+    if not services.can_revoke(current_user, certificate):
+        abort(403)
+    return render_template(
+        "accreditation/certificate.html",
+        certificate=certificate,
+        status=services.status(certificate),
+        verify_url=services.verify_url(certificate),
+        form=FlaskForm(),
+    )
+
+
+def region_name(region_id: int | None) -> str:
+    region = db.session.get(Region, region_id) if region_id else None
+    return region.name if region else ""
+
+
+__all__ = ["bp", "AccreditationStatus"]

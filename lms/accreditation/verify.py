@@ -1,0 +1,296 @@
+"""Public certificate verification: by QR link, by number and surname, by uploading the PDF,
+and as JSON. Shows whether a certificate is genuine and what it accredits, and the
+holder's name only when they allow it or the visitor types their surname.
+
+Every lookup is rate-limited per address; failed lookups are logged without the code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from lms.accreditation.models import Certificate, CertificateFile
+from lms.db import utcnow
+from lms.extensions import db, limiter
+from lms.i18n import _
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("verify", __name__)
+
+MAX_NUMBER = 40
+MAX_SURNAME = 100
+
+
+def _limit() -> str:
+    return current_app.config["LMS_VERIFY_LIMIT"]
+
+
+def _fold(text: str) -> str:
+    """Case-, accent- and spacing-insensitive form of a name for comparing."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.replace("-", " - ").split())
+
+
+def surname_matches(holder_name: str, typed: str) -> bool:
+    """Whether ``typed`` is the holder's surname: the last words of the name, or the first
+    words (family name first), ignoring case and accents. The whole name also matches."""
+    typed_f = _fold(typed)
+    if not typed_f:
+        return False
+    words = _fold(holder_name).split(" ")
+    candidates = {" ".join(words[i:]) for i in range(len(words))}
+    candidates |= {" ".join(words[:i]) for i in range(1, len(words) + 1)}
+    if len(words) == 1 and len(words[0]) > 1:
+        # Names written without spaces (e.g. Chinese): family name first.
+        candidates |= {words[0][:n] for n in range(1, len(words[0]))}
+    return typed_f in candidates
+
+
+def facts(certificate: Certificate, show_name: bool, now: datetime | None = None) -> dict[str, Any]:
+    """What verification may say: status and what it accredits; the name only if allowed."""
+    now = now or utcnow()
+    status = certificate.status_at(now).value
+    return {
+        "status": status,
+        "number": certificate.number,
+        "accreditation": certificate.accreditation_title,
+        "course": {"title": certificate.course_title, "version": certificate.course_version},
+        "issued_on": certificate.issued_at.date().isoformat(),
+        "expires_on": certificate.expires_at.date().isoformat() if certificate.expires_at else None,
+        "revoked_on": certificate.revoked_at.date().isoformat() if certificate.revoked_at else None,
+        "holder": {"name": certificate.holder_name} if show_name else None,
+    }
+
+
+def _by_token(token: str) -> Certificate | None:
+    if not token or len(token) > 100:
+        return None
+    return db.session.scalar(select(Certificate).where(Certificate.token == token))
+
+
+def _failed(kind: str) -> None:
+    log.info("Certificate lookup found nothing (%s)", kind)
+
+
+def _show_name(certificate: Certificate, surname: str) -> tuple[bool, bool | None]:
+    """(show the name?, did a typed surname match? None when none was typed)."""
+    matched = surname_matches(certificate.holder_name, surname) if surname else None
+    public = bool(certificate.user and certificate.user.is_name_public)
+    return public or bool(matched), matched
+
+
+def _result(certificate: Certificate | None, surname: str = "", how: str = "", **extra: Any):
+    if certificate is None:
+        return render_template("verify/result.html", found=False, how=how, **extra), 404
+    show, matched = _show_name(certificate, surname)
+    return render_template(
+        "verify/result.html",
+        found=True,
+        how=how,
+        certificate=certificate,
+        facts=facts(certificate, show),
+        surname=surname,
+        matched=matched,
+        form=FlaskForm(),
+        **extra,
+    )
+
+
+@bp.get("/verify")
+@limiter.limit(_limit)
+def index():
+    return render_template("verify/index.html", form=FlaskForm(), number="", surname="")
+
+
+@bp.post("/verify")
+@limiter.limit(_limit)
+def by_number():
+    number = (request.form.get("number") or "").strip().upper()[:MAX_NUMBER]
+    surname = (request.form.get("surname") or "").strip()[:MAX_SURNAME]
+    form = FlaskForm()
+    errors = {}
+    if not number:
+        errors["number"] = _("Enter the certificate number, as printed on the certificate.")
+    if not surname:
+        errors["surname"] = _("Enter the holder's surname.")
+    if errors or not form.validate_on_submit():
+        if not errors:
+            errors["number"] = _("Your session timed out. Press “Check” again.")
+        return render_template(
+            "verify/index.html", form=form, number=number, surname=surname, errors=errors
+        ), 422
+    certificate = db.session.scalar(select(Certificate).where(Certificate.number == number))
+    if certificate is None or not surname_matches(certificate.holder_name, surname):
+        # Same answer for a wrong number and a wrong surname: the number alone proves nothing.
+        _failed("number and surname")
+        return _result(None, how="number", number=number, surname=surname)
+    return _result(certificate, surname, how="number")
+
+
+@bp.post("/verify/file")
+@limiter.limit(_limit)
+def by_file():
+    upload = request.files.get("certificate")
+    surname = (request.form.get("surname") or "").strip()[:MAX_SURNAME]
+    form = FlaskForm()
+    data = upload.read() if upload else b""
+    if not form.validate_on_submit() or not data or not data.startswith(b"%PDF"):
+        error = (
+            _("Choose the certificate's PDF file.")
+            if not data
+            else _("That file is not a PDF.")
+            if not data.startswith(b"%PDF")
+            else _("Your session timed out. Choose the file again.")
+        )
+        return render_template(
+            "verify/index.html",
+            form=form,
+            number="",
+            surname=surname,
+            errors={"certificate": error},
+        ), 422
+    digest = hashlib.sha256(data).hexdigest()
+    stored = db.session.scalar(select(CertificateFile).where(CertificateFile.sha256 == digest))
+    if stored is None:
+        _failed("file")
+        return _result(None, how="file")
+    return _result(stored.certificate, surname, how="file", stored=stored)
+
+
+@bp.route("/verify/<token>", methods=["GET", "POST"])
+@limiter.limit(_limit)
+def by_token(token: str):
+    certificate = _by_token(token)
+    if certificate is None:
+        _failed("link")
+        return _result(None, how="link")
+    surname = ""
+    if request.method == "POST" and FlaskForm().validate_on_submit():
+        surname = (request.form.get("surname") or "").strip()[:MAX_SURNAME]
+    return _result(certificate, surname, how="link")
+
+
+@bp.get("/api/v1/certificates/<token>")
+@limiter.limit(_limit)
+def api_certificate(token: str):
+    certificate = _by_token(token)
+    if certificate is None:
+        _failed("api")
+        return jsonify({"status": "not_found"}), 404
+    public = bool(certificate.user and certificate.user.is_name_public)
+    response = jsonify(facts(certificate, public))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the public verification API."""
+    date = {"type": ["string", "null"], "format": "date"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "MiP training: certificate verification",
+            "version": "1.0.0",
+            "description": (
+                "Check that a Managers in Partnership training certificate is genuine. "
+                "The token is the last part of the address in the certificate's QR code. "
+                "The holder's name is included only when the holder has allowed it. "
+                "Requests are rate-limited per address (HTTP 429 when exceeded)."
+            ),
+        },
+        "servers": [{"url": url_for("catalogue.home", _external=True).rstrip("/")}],
+        "paths": {
+            "/api/v1/certificates/{token}": {
+                "get": {
+                    "operationId": "getCertificate",
+                    "summary": "Facts about one certificate",
+                    "parameters": [
+                        {
+                            "name": "token",
+                            "in": "path",
+                            "required": True,
+                            "description": "The verification token from the certificate's QR code.",
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The certificate exists (valid, revoked or expired).",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Certificate"}
+                                }
+                            },
+                        },
+                        "404": {
+                            "description": "No certificate has this token.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/NotFound"}
+                                }
+                            },
+                        },
+                        "429": {"description": "Too many requests from this address."},
+                    },
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "Certificate": {
+                    "type": "object",
+                    "required": [
+                        "status",
+                        "number",
+                        "accreditation",
+                        "course",
+                        "issued_on",
+                        "expires_on",
+                        "revoked_on",
+                        "holder",
+                    ],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["valid", "revoked", "expired"]},
+                        "number": {"type": "string", "description": "Certificate number"},
+                        "accreditation": {"type": "string"},
+                        "course": {
+                            "type": "object",
+                            "required": ["title", "version"],
+                            "properties": {
+                                "title": {"type": "string"},
+                                "version": {"type": "string"},
+                            },
+                        },
+                        "issued_on": {"type": "string", "format": "date"},
+                        "expires_on": date,
+                        "revoked_on": date,
+                        "holder": {
+                            "type": ["object", "null"],
+                            "description": "Only when the holder allows their name to be shown.",
+                            "properties": {"name": {"type": "string"}},
+                        },
+                    },
+                },
+                "NotFound": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {"status": {"type": "string", "const": "not_found"}},
+                },
+            }
+        },
+    }
