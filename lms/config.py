@@ -27,6 +27,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "LMS_SECRET_KEY": ("SECRET_KEY", str),
     "LMS_COURSES_DIR": ("LMS_COURSES_DIR", str),
     "LMS_CERTIFICATES_DIR": ("LMS_CERTIFICATES_DIR", str),
+    "LMS_VERIFY_LIMIT": ("LMS_VERIFY_LIMIT", str),
     "LMS_BASE_URL": ("LMS_BASE_URL", str),
     "LMS_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "LMS_SECURE_COOKIES": ("LMS_SECURE_COOKIES", lambda v: v.lower() in {"1", "true", "yes"}),

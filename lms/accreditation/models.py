@@ -108,7 +108,8 @@ class CertificateFile(db.Model):
     certificate_id: Mapped[int] = mapped_column(
         ForeignKey("certificate.id", ondelete="CASCADE"), index=True
     )
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    # Deferred: listing a certificate's files must not pull every PDF into memory.
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int]
     template: Mapped[str] = mapped_column(String(80))

@@ -13,7 +13,12 @@ from sqlalchemy import select
 from lms.accounts.models import Region, Role
 from lms.accreditation import register as register_data
 from lms.accreditation import services
-from lms.accreditation.models import Accreditation, AccreditationStatus, Certificate
+from lms.accreditation.models import (
+    Accreditation,
+    AccreditationStatus,
+    Certificate,
+    CertificateFile,
+)
 from lms.extensions import db
 from lms.feedback.services import safe_cell
 from lms.i18n import _
@@ -69,7 +74,12 @@ def privacy():
 
 
 def _pdf_response(certificate: Certificate, download: bool = True) -> Response:
-    stored = certificate.current_file
+    stored = db.session.scalar(
+        select(CertificateFile)
+        .where(CertificateFile.certificate_id == certificate.id, CertificateFile.is_current)
+        .order_by(CertificateFile.id.desc())
+        .limit(1)
+    )
     if stored is None:
         abort(404)
     filename = f"{certificate.number}.pdf"

@@ -47,6 +47,8 @@ def dashboard():
         )
     enrolled = {r["course"].slug for r in rows}
     suggestions = [c for c in cat if c.slug not in enrolled]
+    from lms.accreditation.services import accreditations_of, certificates_of
+    from lms.db import utcnow
     from lms.review.services import outcomes_for
     from lms.runs.services import places_for_user
 
@@ -57,6 +59,9 @@ def dashboard():
         places=places_for_user(current_user),
         outcomes=outcomes_for(current_user),
         catalogue=cat,
+        certificates=certificates_of(current_user),
+        accreditations=[a for a in accreditations_of(current_user) if a.status != "accredited"],
+        now=utcnow(),
     )
 
 
