@@ -100,6 +100,7 @@ def qr_svg(url: str) -> Markup:
 def render(certificates_dir: str | Path, name: str, data: dict[str, Any]) -> RenderedPDF:
     """Render a certificate. ``data`` is a plain dict of strings (see accreditation.services)."""
     from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
 
     folder = template_dir(certificates_dir, name)
     env = Environment(
@@ -115,11 +116,15 @@ def render(certificates_dir: str | Path, name: str, data: dict[str, Any]) -> Ren
     # refuses anything that resolves elsewhere.
     base_url = folder.resolve().as_uri() + "/"
     fetcher = folder_fetcher(folder)
+    # Without a shared font configuration WeasyPrint ignores @font-face in stylesheets
+    # passed here, and would quietly use the machine's fonts instead of the folder's.
+    fonts = FontConfiguration()
     stylesheets = []
     if (folder / "theme.css").is_file():
-        stylesheets.append(CSS(url=base_url + "theme.css", url_fetcher=fetcher))
+        stylesheets.append(CSS(url=base_url + "theme.css", url_fetcher=fetcher, font_config=fonts))
     document = HTML(string=html, base_url=base_url, url_fetcher=fetcher)
     pdf = document.write_pdf(
+        font_config=fonts,
         stylesheets=stylesheets,
         pdf_variant=PDF_VARIANT,
         pdf_identifier=hashlib.sha256(data["number"].encode()).digest()[:16],

@@ -14,7 +14,12 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 
 from lms.accounts.models import Region, Role, User
-from lms.accreditation.models import Accreditation, AccreditationStatus, Certificate
+from lms.accreditation.models import (
+    Accreditation,
+    AccreditationStatus,
+    Certificate,
+    CertificateStatus,
+)
 from lms.db import utcnow
 from lms.extensions import db
 from lms.i18n import _l
@@ -131,7 +136,9 @@ def rows(viewer: User, filters: Filters, now: datetime | None = None) -> list[Ro
         certificate = record.certificate if record is not None else None
         note = ""
         if certificate is not None:
-            state = certificate.status_at(now).value
+            current = certificate.status_at(now)
+            # A valid certificate is listed as "accredited"; revoked and expired keep their names.
+            state = "accredited" if current == CertificateStatus.VALID else current.value
             since = {"revoked": certificate.revoked_at, "expired": certificate.expires_at}.get(
                 state, certificate.issued_at
             )
@@ -159,10 +166,10 @@ def rows(viewer: User, filters: Filters, now: datetime | None = None) -> list[Ro
         out = [r for r in out if r.status == filters.status]
     if filters.course:
         out = [r for r in out if r.course_slug == filters.course]
-    order = list(STATUS_LABELS)
+    # Requests waiting for a decision first, then everyone by name.
     out.sort(
         key=lambda r: (
-            order.index(r.status) if r.status == "awaiting" else 1,
+            0 if r.status == "awaiting" else 1,
             r.person.name.lower(),
             r.course_title,
         )

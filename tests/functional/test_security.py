@@ -95,6 +95,9 @@ def test_headers_on_too_many_attempts(app, make):
 # No inline script, event handlers or style attributes on any page --------------------------
 
 
+URL_ATTRIBUTES = {"href", "src", "action", "formaction"}
+
+
 class InlineCodeFinder(HTMLParser):
     """Collects what a strict CSP would block: inline scripts and styles, handlers, js: URLs."""
 
@@ -113,9 +116,8 @@ class InlineCodeFinder(HTMLParser):
                 self.problems.append(f"<{tag} {name}=...>")
             if name == "style":
                 self.problems.append(f"<{tag} style=...>")
-            if name in {"href", "src", "action", "formaction"} and (
-                value or ""
-            ).strip().lower().startswith(("javascript:", "data:text")):
+            url = (value or "").strip().lower()
+            if name in URL_ATTRIBUTES and url.startswith(("javascript:", "data:text")):
                 self.problems.append(f"<{tag} {name}={value!r}>")
         # Everything the page loads comes from this site (no CDN).
         if tag in {"script", "img", "iframe"} and re.match(r"(https?:)?//", a.get("src") or ""):
