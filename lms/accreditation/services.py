@@ -509,8 +509,8 @@ def send_reminders(now: datetime | None = None) -> list[Certificate]:
             certificate.user.email,
             _("Your MiP certificate expires on %(when)s", when=when),
             _(
-                "Your certificate %(number)s (%(title)s) expires on %(when)s. Talk to your national "
-                "officer about re-accreditation.",
+                "Your certificate %(number)s (%(title)s) expires on %(when)s. "
+                "Talk to your national officer about re-accreditation.",
                 number=certificate.number,
                 title=certificate.accreditation_title,
                 when=when,
