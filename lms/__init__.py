@@ -88,6 +88,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt("lms.runs.routes.attendance")
     csrf.exempt("lms.review.routes.review")
     csrf.exempt("lms.accreditation.routes.request_")
+    csrf.exempt("lms.accreditation.verify.by_number")
+    csrf.exempt("lms.accreditation.verify.by_file")
+    csrf.exempt("lms.accreditation.verify.by_token")
 
     from lms.accreditation.services import connect_signals as connect_accreditation
     from lms.feedback.services import activity_context as feedback_context
@@ -185,6 +188,8 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(_e):
+        if request.path.startswith("/api/"):
+            return {"status": "too_many_requests"}, 429
         return page(
             429,
             _("Too many attempts"),

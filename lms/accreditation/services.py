@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
@@ -44,6 +45,8 @@ from lms.runs import services as runs
 from lms.runs.models import AttendanceStatus, CourseRun, PlaceStatus
 
 log = logging.getLogger(__name__)
+
+UK = ZoneInfo("Europe/London")
 
 # Crockford's base32 without I, L, O, U: easy to read out and type.
 _NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -265,13 +268,14 @@ def decline(record: Accreditation, officer: User, note: str) -> None:
     record.decided_by_id = officer.id
     record.decision_note = note.strip()
     db.session.flush()
+    course = learning.catalogue().get(record.course_slug)
     send_mail(
         record.user.email,
         _("Your accreditation"),
         _(
             "Your national officer has looked at your accreditation for %(course)s and "
             "left you a note. Log in to read it.",
-            course=record.course_slug,
+            course=course.title if course else record.course_slug,
         ),
     )
 
@@ -401,8 +405,14 @@ def render_data(certificate: Certificate) -> dict[str, str]:
     }
 
 
+def local_day(when: datetime):
+    """The calendar day in the UK for a UTC time (certificates, pages and API agree)."""
+    return when.astimezone(UK).date()
+
+
 def format_day(when: datetime) -> str:
-    return f"{when.day} {when:%B %Y}"
+    day = local_day(when)
+    return f"{day.day} {day:%B %Y}"
 
 
 def _render_and_store(certificate: Certificate) -> CertificateFile:

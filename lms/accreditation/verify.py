@@ -18,6 +18,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from lms.accreditation.models import Certificate, CertificateFile
+from lms.accreditation.services import local_day
 from lms.db import utcnow
 from lms.extensions import db, limiter
 from lms.i18n import _
@@ -56,6 +57,17 @@ def surname_matches(holder_name: str, typed: str) -> bool:
     return typed_f in candidates
 
 
+def normalise_number(typed: str) -> str:
+    """A typed certificate number in its stored form: spaces and dashes forgiven, and the
+    letters people confuse with digits (O, I, L) read as the digits the alphabet uses."""
+    compact = "".join(ch for ch in typed.upper() if ch.isalnum())[:MAX_NUMBER]
+    if not compact.startswith("MIP") or len(compact) != 14:
+        return typed.strip().upper()[:MAX_NUMBER]
+    body = compact[3:]
+    head, code = body[:3], body[3:].translate(str.maketrans("OIL", "011"))
+    return f"MIP-{head}-{code[:4]}-{code[4:]}"
+
+
 def facts(certificate: Certificate, show_name: bool, now: datetime | None = None) -> dict[str, Any]:
     """What verification may say: status and what it accredits; the name only if allowed."""
     now = now or utcnow()
@@ -65,9 +77,13 @@ def facts(certificate: Certificate, show_name: bool, now: datetime | None = None
         "number": certificate.number,
         "accreditation": certificate.accreditation_title,
         "course": {"title": certificate.course_title, "version": certificate.course_version},
-        "issued_on": certificate.issued_at.date().isoformat(),
-        "expires_on": certificate.expires_at.date().isoformat() if certificate.expires_at else None,
-        "revoked_on": certificate.revoked_at.date().isoformat() if certificate.revoked_at else None,
+        "issued_on": local_day(certificate.issued_at).isoformat(),
+        "expires_on": (
+            local_day(certificate.expires_at).isoformat() if certificate.expires_at else None
+        ),
+        "revoked_on": (
+            local_day(certificate.revoked_at).isoformat() if certificate.revoked_at else None
+        ),
         "holder": {"name": certificate.holder_name} if show_name else None,
     }
 
@@ -115,7 +131,7 @@ def index():
 @bp.post("/verify")
 @limiter.limit(_limit)
 def by_number():
-    number = (request.form.get("number") or "").strip().upper()[:MAX_NUMBER]
+    number = normalise_number(request.form.get("number") or "")
     surname = (request.form.get("surname") or "").strip()[:MAX_SURNAME]
     form = FlaskForm()
     errors = {}

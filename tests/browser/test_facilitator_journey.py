@@ -32,6 +32,9 @@ CASE = "representing-members-case"
 CASE_URL = f"/learn/rep/{CASE}"
 RUN_TITLE = "rep run, London"
 LONDON = ZoneInfo("Europe/London")
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+SIDEWAYS = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 FIRST_ANSWER = (
     "First I would listen. Marcus has had four months of silence, so I would let him talk, "
@@ -68,7 +71,7 @@ def other_page(browser: Browser, live_server: str) -> Iterator[Page]:
     """A second person's browser: a context of its own, set up like the ``context`` fixture."""
     context = browser.new_context(
         base_url=live_server,
-        viewport={"width": 1280, "height": 900},
+        viewport=DESKTOP,
         locale="en-GB",
         timezone_id="Europe/London",
     )
@@ -210,15 +213,22 @@ def test_facilitator_runs_a_course_and_reviews_a_case_study(
         "Caring responsibilities"
     )
 
-    # --- Day 2: everybody present, through the days' own navigation ----------------------
+    # --- Day 2 on a phone: everybody present, through the days' own navigation -----------
+    facilitator.set_viewport_size(PHONE)
     facilitator.get_by_role("navigation", name="Days").get_by_role("link", name="Day 2").click()
     expect(facilitator.get_by_role("heading", level=1, name="Attendance, day 2")).to_be_visible()
     for name in names:
         mark(facilitator, name, "Present")
+    # Each status is a big target, and nothing scrolls sideways.
+    box = person(facilitator, names[0]).get_by_role("radio", name="Absent").bounding_box()
+    assert box and box["width"] >= 44 and box["height"] >= 44, box
+    assert facilitator.evaluate(SIDEWAYS) <= 0
+    snap(facilitator, "attendance-day-2-phone")
     facilitator.get_by_role("button", name="Save attendance").click()
     expect(facilitator.get_by_role("status")).to_have_text(
         "Attendance saved for day 2 (3 changed)."
     )
+    facilitator.set_viewport_size(DESKTOP)
     snap(facilitator, "attendance-day-2-saved")
 
     # The run's table shows every mark.

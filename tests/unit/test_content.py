@@ -423,6 +423,7 @@ def test_seeds_are_where_the_content_says(catalogue):
 
 def test_copy_of_real_courses_loads(tmp_path):
     shutil.copytree(COURSES, tmp_path / "courses")
+    shutil.copytree(COURSES.parent / "certificates", tmp_path / "certificates")
     assert len(load_catalogue(tmp_path / "courses", build_registry())) == 2
 
 
@@ -460,3 +461,14 @@ def test_feedback_forms_for_each_day_and_each_course(catalogue):
         for q in config.questions:
             if q.kind == "rating":
                 assert q.low and q.high
+
+
+def test_course_naming_a_missing_certificate_template_is_an_error(tmp_path):
+    write_course(
+        tmp_path, {**GOOD_COURSE, "certificate": {"template": "nope", "accreditation": "X"}}
+    )
+    problems = problems_for(tmp_path)
+    assert any(
+        p.startswith("courses/alpha/course.yaml: certificate.template: no template.html")
+        for p in problems
+    ), problems
