@@ -256,8 +256,8 @@ ROUTES = [
         "GET",
         "/certificates/{number}.pdf",
         frozenset({"trainee"}) | THIS_REGION,
-        # Someone else's certificate does not exist for people who are not officers.
-        refused={"facilitator": 404, "other_facilitator": 404},
+        # Someone else's certificate: the same 404 whether or not the number exists.
+        refused=dict.fromkeys(LOGGED_IN, 404),
         needs=frozenset({"certificate"}),
     ),
     # Course runs: trainees sign up and give up places.
