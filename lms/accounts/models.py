@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 from enum import StrEnum
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -67,9 +70,12 @@ class User(UserMixin, TimestampMixin, db.Model):
         return self.is_active_account
 
     def get_id(self) -> str:
-        # The session carries this id and a password fingerprint, so changing the
-        # password ends every other session.
-        return f"{self.id}:{(self.password_hash or '')[-16:]}"
+        # The session carries this id and a fingerprint of the password hash, so
+        # changing the password ends every other session. The fingerprint is a keyed
+        # hash: the (readable) session cookie reveals nothing of the password hash.
+        key = current_app.config["SECRET_KEY"].encode()
+        digest = hmac.new(key, (self.password_hash or "").encode(), hashlib.sha256).hexdigest()
+        return f"{self.id}:{digest[:20]}"
 
     def has_role(self, role: Role | str) -> bool:
         return any(r.role == role for r in self.roles)

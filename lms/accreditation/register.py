@@ -110,9 +110,14 @@ def rows(viewer: User, filters: Filters, now: datetime | None = None) -> list[Ro
     certified = {c.slug for c in catalogue if c.certificate is not None}
     people_stmt = select(User).where(User.region_id.in_(region_ids))
     if filters.q:
-        like = f"%{filters.q.lower()}%"
+        from lms.admin.routes import escape_like
+
+        like = f"%{escape_like(filters.q.lower())}%"
         people_stmt = people_stmt.where(
-            or_(func.lower(User.name).like(like), func.lower(User.email).like(like))
+            or_(
+                func.lower(User.name).like(like, escape="\\"),
+                func.lower(User.email).like(like, escape="\\"),
+            )
         )
     people = {u.id: u for u in db.session.scalars(people_stmt)}
     if not people:

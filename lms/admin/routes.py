@@ -44,8 +44,13 @@ def users():
     page = max(1, request.args.get("page", 1, type=int) or 1)
     stmt = select(User).order_by(User.name, User.id)
     if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(or_(func.lower(User.name).like(like), func.lower(User.email).like(like)))
+        like = f"%{escape_like(q.lower())}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(User.name).like(like, escape="\\"),
+                func.lower(User.email).like(like, escape="\\"),
+            )
+        )
     if role in {r.value for r in Role}:
         stmt = stmt.where(User.roles.any(RoleAssignment.role == role))
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
@@ -101,7 +106,13 @@ def user(user_id: int):
         form.region.data = str(person.region_id or "")
     if form.validate_on_submit():
         try:
-            accounts.set_roles(person, form.roles.data or [], _region(form.region.data))
+            roles = form.roles.data or []
+            if person.id == current_user.id and Role.ADMIN.value not in roles:
+                # Nobody locks themselves out of the training office by accident.
+                raise accounts.AccountError(
+                    _("You cannot remove your own administrator role."), "roles"
+                )
+            accounts.set_roles(person, roles, _region(form.region.data))
         except accounts.AccountError as exc:
             getattr(form, exc.field, form.roles).errors.append(exc.message)
         else:
@@ -143,6 +154,11 @@ def toggle_active(user_id: int):
             "success",
         )
     return redirect(url_for("admin.user", user_id=person.id))
+
+
+def escape_like(text: str) -> str:
+    """Make ``%`` and ``_`` in a search match themselves in a LIKE pattern."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def slugify(name: str) -> str:

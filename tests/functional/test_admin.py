@@ -463,3 +463,24 @@ def test_accounts_list_is_paged(app, admin):
 def test_new_accounts_can_log_in_only_after_setting_a_password(app, admin):
     post_form(admin, "/admin/users/new", {**GOOD, "region": ""})
     assert login(app.test_client(), GOOD["email"], PASSWORD).status_code == 401
+
+
+def test_an_administrator_cannot_remove_their_own_admin_role(app, admin):
+    with app.app_context():
+        me = db.session.scalar(
+            select(User).join(RoleAssignment).where(RoleAssignment.role == "admin")
+        )
+        my_id = me.id
+    response = post_form(admin, f"/admin/users/{my_id}", {"roles": ["trainee"], "region": ""})
+    assert response.status_code == 422
+    assert "You cannot remove your own administrator role." in response.get_data(as_text=True)
+    assert "admin" in roles_of(app, my_id)
+
+
+def test_search_treats_percent_and_underscore_as_text(app, admin, make):
+    make("trainee", email="plain@example.org", name="Plain Person")
+    make("trainee", email="odd_name@example.org", name="Odd 100% Person")
+    percent = admin.get("/admin/users?q=%25").get_data(as_text=True)
+    assert "Odd 100% Person" in percent and "Plain Person" not in percent
+    underscore = admin.get("/admin/users?q=_").get_data(as_text=True)
+    assert "odd_name@example.org" in underscore and "plain@example.org" not in underscore

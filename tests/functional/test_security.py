@@ -300,3 +300,28 @@ def test_emails_and_passwords_never_reach_the_logs(app, make, caplog):
     )
     for secret in ("sam.private", "nobody.private", "wrong password here", PASSWORD):
         assert secret not in logged
+
+
+def test_session_cookie_reveals_nothing_of_the_password_hash(app, make):
+    import base64
+    import zlib
+
+    from tests.conftest import login as do_login
+
+    user_id = make("trainee", email="cookie@example.org")
+    client = app.test_client()
+    do_login(client, "cookie@example.org")
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    payload = cookie.split(".")[1] if cookie.startswith(".") else cookie.split(".")[0]
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    if cookie.startswith("."):
+        raw = zlib.decompress(raw)
+    with app.app_context():
+        from lms.accounts.models import User
+        from lms.extensions import db
+
+        password_hash = db.session.get(User, user_id).password_hash
+    text = raw.decode()
+    assert "cookie@example.org" not in text
+    for start in range(0, len(password_hash) - 8, 4):
+        assert password_hash[start : start + 8] not in text
