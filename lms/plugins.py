@@ -162,6 +162,9 @@ class ActivityType:
     supports_drafts: ClassVar[bool] = False
     #: Attempts of reviewed types go to facilitators' review queues.
     is_reviewed: ClassVar[bool] = False
+    #: Create this type's progress rows at enrolment (anonymous forms: row ids and
+    #: times then reveal nothing about when someone answered).
+    precreate_progress: ClassVar[bool] = False
 
     def parse(self, settings: Mapping[str, Any], source_text: str | None) -> Any:
         """Validate the activity's content and return its parsed config.

@@ -86,6 +86,7 @@ class FeedbackForm(ActivityType):
     name = "feedback"
     label = "Feedback form"
     source_format = "yaml"
+    precreate_progress = True
 
     def parse(self, settings: Mapping[str, Any], source_text: str | None) -> FeedbackConfig:
         data: dict[str, Any] = dict(settings)

@@ -112,6 +112,19 @@ def create_enrolment(user: User, course: Course) -> Enrolment:
         if existing is None:
             raise
         return existing
+    # Progress rows for anonymous kinds of activity are made now, in course order, so
+    # their ids and times say nothing about when anyone answered.
+    for activity in course.activities:
+        if registry()[activity.type].precreate_progress:
+            db.session.add(
+                ActivityProgress(
+                    enrolment_id=enrolment.id,
+                    activity_key=activity.key,
+                    state={},
+                    updated_at=enrolment.enrolled_at,
+                )
+            )
+    db.session.flush()
     log.info("Enrolment %s created", enrolment.id)
     return enrolment
 

@@ -123,6 +123,9 @@ def test_no_path_from_an_anonymous_response_to_its_author(app, make, caplog):
             select(ActivityProgress).where(ActivityProgress.activity_key == FORM)
         ).all()
         assert len(rows) == 6
+        # Made at enrolment, in course order: ids follow enrolment, not answering.
+        enrolled = sorted(rows, key=lambda r: r.enrolment.enrolled_at)
+        assert [r.id for r in enrolled] == sorted(r.id for r in rows)
         for row in rows:
             assert row.completed_at is None
             assert row.updated_at == row.enrolment.enrolled_at
