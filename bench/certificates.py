@@ -47,24 +47,31 @@ def main() -> None:
 def run(workdir: Path, count: int, downloads: int) -> None:
     static_dir = workdir / "static"
     static_dir.mkdir()
-    app = create_app({
-        "INSTANCE_PATH": str(workdir / "instance"),
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'bench.db'}",
-        "SECRET_KEY": "bench",
-        "LMS_ARGON2_TIME_COST": 1,
-        "LMS_ARGON2_MEMORY_COST": 1024,
-    })
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(workdir / "instance"),
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'bench.db'}",
+            "SECRET_KEY": "bench",
+            "LMS_ARGON2_TIME_COST": 1,
+            "LMS_ARGON2_MEMORY_COST": 1024,
+        }
+    )
     app.static_folder = str(static_dir)
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         seed_regions()
         course = app.extensions["lms.courses"].get("rep")
         people = [
-            accounts.create_user(f"bench{i}@example.org", f"Bench Person {i}", ["trainee"],
-                                 accounts.region_by_name("Wales"), send_link=False).user
+            accounts.create_user(
+                f"bench{i}@example.org",
+                f"Bench Person {i}",
+                ["trainee"],
+                accounts.region_by_name("Wales"),
+                send_link=False,
+            ).user
             for i in range(count + 1)
         ]
-        password = "bench-password-123"
+        password = "bench-password-123"  # noqa: S105 - a throw-away benchmark database
         accounts.set_password(people[0], password)
         db.session.commit()
         # The first rendering loads fonts; it is reported on its own.
@@ -86,14 +93,18 @@ def run(workdir: Path, count: int, downloads: int) -> None:
     with client:
         page = client.get("/login").get_data(as_text=True)
         token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-        client.post("/login", data={"csrf_token": token, "email": "bench0@example.org",
-                                    "password": password})
+        client.post(
+            "/login",
+            data={"csrf_token": token, "email": "bench0@example.org", "password": password},
+        )
         baseline = timed(client, "/static/baseline.pdf", downloads)
         certificate = timed(client, f"/certificates/{number}.pdf", downloads)
 
     print(f"certificates issued:       {count} (+1 warm-up, first rendering {first:.2f} s)")
-    print(f"issue time per certificate: median {statistics.median(times) * 1000:.0f} ms, "
-          f"p90 {sorted(times)[int(len(times) * 0.9) - 1] * 1000:.0f} ms")
+    print(
+        f"issue time per certificate: median {statistics.median(times) * 1000:.0f} ms, "
+        f"p90 {sorted(times)[int(len(times) * 0.9) - 1] * 1000:.0f} ms"
+    )
     print(f"PDF size:                   {size} bytes")
     print(f"static file downloads/s:    {downloads / baseline:.0f}  (baseline)")
     print(f"certificate downloads/s:    {downloads / certificate:.0f}")
