@@ -32,11 +32,11 @@ run: install system-deps-run
 	@PORT=$(PORT) $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: install system-deps-test
-	@$(UV) run --frozen --no-sync ruff check lms tests bench
+	@$(UV) run --frozen --no-sync ruff check .
 	@$(UV) run --frozen --no-sync pytest $(PYTEST_ARGS)
 
 lint: install
-	@$(UV) run --frozen --no-sync ruff check lms tests bench
+	@$(UV) run --frozen --no-sync ruff check .
 
 format: install
-	@$(UV) run --frozen --no-sync ruff format lms tests bench
+	@$(UV) run --frozen --no-sync ruff format lms tests bench migrations/env.py
