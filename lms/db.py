@@ -52,6 +52,12 @@ class UTCDateTime(TypeDecorator):
         return value
 
 
+def escape_like(text: str) -> str:
+    """Make ``%``, ``_`` and ``\\`` in a search match themselves in a LIKE pattern
+    (use with ``escape="\\"``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class Base(DeclarativeBase):
     registry = registry(
         metadata=MetaData(naming_convention=NAMING_CONVENTION),

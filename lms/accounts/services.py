@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from lms import signals
 from lms.accounts.models import PasswordToken, Region, Role, RoleAssignment, User
 from lms.db import utcnow
+from lms.errors import ServiceError
 from lms.extensions import db
 from lms.i18n import _
 from lms.mail import send_mail
@@ -34,13 +35,8 @@ PASSWORD_MAX_LENGTH = (
 )
 
 
-class AccountError(ValueError):
-    """A request about an account that cannot be carried out; ``field`` names the input at fault."""
-
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class AccountError(ServiceError):
+    """A request that cannot be carried out; ``field`` names the input at fault."""
 
 
 def _hasher() -> PasswordHasher:

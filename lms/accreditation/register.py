@@ -20,7 +20,7 @@ from lms.accreditation.models import (
     Certificate,
     CertificateStatus,
 )
-from lms.db import utcnow
+from lms.db import escape_like, utcnow
 from lms.extensions import db
 from lms.i18n import _l
 from lms.learning import services as learning
@@ -110,8 +110,6 @@ def rows(viewer: User, filters: Filters, now: datetime | None = None) -> list[Ro
     certified = {c.slug for c in catalogue if c.certificate is not None}
     people_stmt = select(User).where(User.region_id.in_(region_ids))
     if filters.q:
-        from lms.admin.routes import escape_like
-
         like = f"%{escape_like(filters.q.lower())}%"
         people_stmt = people_stmt.where(
             or_(
@@ -130,14 +128,13 @@ def rows(viewer: User, filters: Filters, now: datetime | None = None) -> list[Ro
     latest: dict[tuple[int, str], Accreditation] = {}
     for record in sorted(records, key=lambda r: r.id):
         latest[(record.user_id, record.course_slug)] = record
-    keys = {(e.user_id, e.course_slug) for e in enrolments} | set(latest)
+    by_key = {(e.user_id, e.course_slug): e for e in enrolments}
+    keys = set(by_key) | set(latest)
     out = []
     for user_id, slug in keys:
         course = catalogue.get(slug)
         record = latest.get((user_id, slug))
-        enrolment = next(
-            (e for e in enrolments if e.user_id == user_id and e.course_slug == slug), None
-        )
+        enrolment = by_key.get((user_id, slug))
         certificate = record.certificate if record is not None else None
         note = ""
         if certificate is not None:

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from lms.accounts.models import Region, Role
+from lms.accounts.models import Role
 from lms.accreditation import register as register_data
 from lms.accreditation import services
 from lms.accreditation.models import (
     Accreditation,
-    AccreditationStatus,
     Certificate,
     CertificateFile,
 )
+from lms.exports import csv_response, csv_text
 from lms.extensions import db
-from lms.feedback.services import safe_cell
 from lms.i18n import _
 from lms.learning import services as learning
 from lms.review.services import history
@@ -197,18 +193,19 @@ def register():
 @roles_required(Role.OFFICER, Role.ADMIN)
 def register_csv():
     filters = register_data.Filters.from_args(request.args)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        ["name", "email", "region", "course", "status", "since", "certificate", "issued", "expires"]
-    )
-    for row in register_data.rows(current_user, filters):
-        writer.writerow([safe_cell(v) for v in row.csv()])
-    return Response(
-        "\ufeff" + out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="register.csv"'},
-    )
+    header = [
+        "name",
+        "email",
+        "region",
+        "course",
+        "status",
+        "since",
+        "certificate",
+        "issued",
+        "expires",
+    ]
+    rows = [row.csv() for row in register_data.rows(current_user, filters)]
+    return csv_response(csv_text([header, *rows]), "register.csv")
 
 
 @bp.post("/register/certificates/<int:certificate_id>/revoke")
@@ -246,11 +243,3 @@ def certificate(certificate_id: int):
         verify_url=services.verify_url(certificate),
         form=FlaskForm(),
     )
-
-
-def region_name(region_id: int | None) -> str:
-    region = db.session.get(Region, region_id) if region_id else None
-    return region.name if region else ""
-
-
-__all__ = ["bp", "AccreditationStatus"]

@@ -36,6 +36,7 @@ from lms.accreditation.models import (
 )
 from lms.catalogue.content import Course
 from lms.db import utcnow
+from lms.errors import ServiceError
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
@@ -52,11 +53,8 @@ UK = ZoneInfo("Europe/London")
 _NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-class AccreditationError(ValueError):
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class AccreditationError(ServiceError):
+    """A request that cannot be carried out; ``field`` names the input at fault."""
 
 
 # --- Rules ------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from wtforms import SelectChoice
 from lms.accounts import services as accounts
 from lms.accounts.models import Region, Role, RoleAssignment, User
 from lms.admin.forms import AccountForm, RegionForm, RolesForm
+from lms.db import escape_like
 from lms.extensions import db
 from lms.i18n import _
 from lms.security import roles_required
@@ -154,11 +155,6 @@ def toggle_active(user_id: int):
             "success",
         )
     return redirect(url_for("admin.user", user_id=person.id))
-
-
-def escape_like(text: str) -> str:
-    """Make ``%`` and ``_`` in a search match themselves in a LIKE pattern."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def slugify(name: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, Length
 
 from lms.accounts.models import Role
 from lms.catalogue.content import Course
+from lms.exports import csv_response
 from lms.extensions import db
 from lms.feedback import services
 from lms.i18n import _, _l
@@ -82,14 +83,6 @@ def course_results(slug: str):
     )
 
 
-def _csv(text: str, filename: str) -> Response:
-    return Response(
-        "\ufeff" + text,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 @bp.get("/runs/<int:run_id>/feedback.csv")
 @roles_required(Role.FACILITATOR, Role.ADMIN)
 def run_csv(run_id: int):
@@ -99,7 +92,7 @@ def run_csv(run_id: int):
     if not runs.can_manage(current_user, run):
         abort(403)
     course = _course_or_404(run.course_slug)
-    return _csv(services.export_csv(course, [run.id]), f"feedback-run-{run.id}.csv")
+    return csv_response(services.export_csv(course, [run.id]), f"feedback-run-{run.id}.csv")
 
 
 @bp.get("/courses/<slug>/feedback.csv")
@@ -108,7 +101,7 @@ def course_csv(slug: str):
     course = _course_or_404(slug)
     if not _may_see_course(course):
         abort(403)
-    return _csv(services.export_csv(course), f"feedback-{course.slug}.csv")
+    return csv_response(services.export_csv(course), f"feedback-{course.slug}.csv")
 
 
 @bp.route("/courses/<slug>/changes", methods=["GET", "POST"])

@@ -7,8 +7,6 @@ group of fewer than :data:`MIN_RESPONSES` responses.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +20,8 @@ from lms.accounts.models import User
 from lms.activities.feedback import FeedbackConfig
 from lms.catalogue.content import Activity, Course
 from lms.db import utcnow
+from lms.errors import ServiceError
+from lms.exports import csv_text
 from lms.extensions import db
 from lms.feedback.models import CourseChange, FeedbackResponse
 from lms.i18n import _
@@ -32,11 +32,8 @@ from lms.runs.models import CourseRun
 MIN_RESPONSES = 5
 
 
-class FeedbackError(ValueError):
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class FeedbackError(ServiceError):
+    """A request that cannot be carried out; ``field`` names the input at fault."""
 
 
 def has_anonymous_responses(course_slug: str, activity_key: str) -> bool:
@@ -198,51 +195,31 @@ def feedback_forms(course: Course) -> list[Activity]:
 
 # --- CSV ------------------------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def safe_cell(value: Any) -> str:
-    """Text for a CSV cell that a spreadsheet will show as text, never run as a formula."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text.startswith(_FORMULA_START) or text.lstrip().startswith(_FORMULA_START[:4]):
-        return "'" + text
-    return text
-
 
 def export_csv(course: Course, run_ids: Iterable[int] | None = None) -> str:
     """Every form's responses (groups under the minimum size left out) as CSV text."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["form", "run", "response", "question", "answer"])
     run_titles = {r.id: r.title for r in runs.runs_for_course(course)}
-    for activity in feedback_forms(course):
-        config: FeedbackConfig = activity.config
-        responses = _responses(course, activity, run_ids)
-        if len(responses) < MIN_RESPONSES:
-            writer.writerow(
-                [
-                    safe_cell(activity.title),
-                    "",
-                    "",
-                    "",
-                    _("Fewer than %(n)d responses: not shown", n=MIN_RESPONSES),
-                ]
-            )
-            continue
-        for number, response in enumerate(responses, start=1):
-            for q in config.questions:
-                writer.writerow(
-                    [
-                        safe_cell(activity.title),
-                        safe_cell(run_titles.get(response.run_id, "")),
+
+    def rows():
+        yield ["form", "run", "response", "question", "answer"]
+        for activity in feedback_forms(course):
+            config: FeedbackConfig = activity.config
+            responses = _responses(course, activity, run_ids)
+            if len(responses) < MIN_RESPONSES:
+                note = _("Fewer than %(n)d responses: not shown", n=MIN_RESPONSES)
+                yield [activity.title, "", "", "", note]
+                continue
+            for number, response in enumerate(responses, start=1):
+                for q in config.questions:
+                    yield [
+                        activity.title,
+                        run_titles.get(response.run_id, ""),
                         number,
-                        safe_cell(q.prompt),
-                        safe_cell(response.answers.get(q.key, "")),
+                        q.prompt,
+                        response.answers.get(q.key, ""),
                     ]
-                )
-    return out.getvalue()
+
+    return csv_text(rows())
 
 
 # --- You said, we did -------------------------------------------------------------------

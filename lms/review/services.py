@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from lms.accounts.models import Role, User
 from lms.catalogue.content import Activity, Course
+from lms.errors import ServiceError
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
@@ -25,11 +26,8 @@ DECISIONS = ("accepted", "needs_work")
 CRITERION_MARKS = ("met", "not_yet")
 
 
-class ReviewError(ValueError):
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class ReviewError(ServiceError):
+    """A request that cannot be carried out; ``field`` names the input at fault."""
 
 
 @dataclass

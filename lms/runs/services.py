@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from lms.accounts.models import Role, User
 from lms.catalogue.content import Course
 from lms.db import utcnow
+from lms.errors import ServiceError
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
@@ -37,13 +38,8 @@ MAX_DAYS = 10
 MAX_CAPACITY = 500
 
 
-class RunError(ValueError):
-    """A request about a run that cannot be carried out; ``field`` names the input at fault."""
-
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class RunError(ServiceError):
+    """A request that cannot be carried out; ``field`` names the input at fault."""
 
 
 # --- Runs ---------------------------------------------------------------------------
