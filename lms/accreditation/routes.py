@@ -19,6 +19,7 @@ from lms.exports import csv_response, csv_text
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
+from lms.pagination import page_args
 from lms.review.services import history
 from lms.runs import services as runs
 from lms.security import roles_required
@@ -175,17 +176,16 @@ def request_(accreditation_id: int):
 @roles_required(Role.OFFICER, Role.ADMIN)
 def register():
     filters = register_data.Filters.from_args(request.args)
-    regions = register_data.visible_regions(current_user)
-    rows = register_data.rows(current_user, filters)
+    page, per_page = page_args()
     return render_template(
         "accreditation/register.html",
-        rows=rows,
+        rows=register_data.page(current_user, filters, page, per_page),
         filters=filters,
-        regions=regions,
+        regions=register_data.visible_regions(current_user),
         statuses=register_data.STATUS_LABELS,
         catalogue=learning.catalogue(),
-        pending=[r for r in rows if r.status == "awaiting"],
-        expiring=[c for c in services.expiring() if register_data.can_see(current_user, c)],
+        pending=register_data.pending(current_user, filters),
+        expiring=register_data.expiring(current_user),
     )
 
 
@@ -193,19 +193,7 @@ def register():
 @roles_required(Role.OFFICER, Role.ADMIN)
 def register_csv():
     filters = register_data.Filters.from_args(request.args)
-    header = [
-        "name",
-        "email",
-        "region",
-        "course",
-        "status",
-        "since",
-        "certificate",
-        "issued",
-        "expires",
-    ]
-    rows = [row.csv() for row in register_data.rows(current_user, filters)]
-    return csv_response(csv_text([header, *rows]), "register.csv")
+    return csv_response(csv_text(register_data.csv_rows(current_user, filters)), "register.csv")
 
 
 @bp.post("/register/certificates/<int:certificate_id>/revoke")

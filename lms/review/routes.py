@@ -11,6 +11,7 @@ from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
 from lms.learning.models import Attempt, Enrolment
+from lms.pagination import page_args
 from lms.review import services
 from lms.security import roles_required
 
@@ -20,9 +21,18 @@ bp = Blueprint("review", __name__, url_prefix="/facilitate/reviews")
 @bp.get("")
 @roles_required(Role.FACILITATOR, Role.ADMIN)
 def queue():
-    show_all = request.args.get("show") == "all"
-    items = services.queue(current_user, include_done=show_all)
-    return render_template("review/queue.html", items=items, show_all=show_all)
+    filters = services.QueueFilters.from_args(request.args)
+    page, per_page = page_args()
+    items = services.queue(current_user, filters, page, per_page)
+    reviewed = services.reviewed_activities()
+    return render_template(
+        "review/queue.html",
+        items=items,
+        filters=filters,
+        show_all=filters.include_done,
+        course_options=[(c.slug, c.title) for c in learning.catalogue() if c.slug in reviewed],
+        run_options=[(r.id, r.title) for r in services.queue_runs(current_user, filters.course)],
+    )
 
 
 @bp.route("/<int:attempt_id>", methods=["GET", "POST"])

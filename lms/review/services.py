@@ -7,23 +7,30 @@ A facilitator reviews the work of trainees with a place on a run they facilitate
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, case, false, func, or_, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import Role, User
 from lms.catalogue.content import Activity, Course
+from lms.db import escape_like
 from lms.errors import ServiceError
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
 from lms.learning.models import Attempt, AttemptReview, Enrolment
+from lms.pagination import Page, paginate
 from lms.runs.models import CourseRun, PlaceStatus, RunFacilitator, RunPlace
 
 log = logging.getLogger(__name__)
 
 DECISIONS = ("accepted", "needs_work")
 CRITERION_MARKS = ("met", "not_yet")
+QUEUE_PAGE_SIZE = 25
 
 
 class ReviewError(ServiceError):
@@ -45,9 +52,45 @@ class QueueItem:
         return self.is_latest and self.latest_review is None
 
 
+@dataclass
+class QueueFilters:
+    """What the queue shows: ``show`` is "waiting" (default) or "all"; the rest narrow it."""
+
+    show: str = "waiting"
+    course: str = ""
+    run: str = ""
+    q: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> QueueFilters:
+        """Filters from a query string. Unknown values are ignored, never errors."""
+        run = (args.get("run") or "").strip()
+        return cls(
+            show="all" if args.get("show") == "all" else "waiting",
+            course=(args.get("course") or "").strip()[:80],
+            run=run if run.isdigit() else "",
+            q=" ".join((args.get("q") or "").split())[:100],
+        )
+
+    @property
+    def include_done(self) -> bool:
+        return self.show == "all"
+
+
 def _reviewed_types() -> set[str]:
     registry = learning.registry()
     return {name for name in registry.names() if registry[name].is_reviewed}
+
+
+def reviewed_activities() -> dict[str, list[Activity]]:
+    """course slug -> the activities of reviewed types in the current content."""
+    types = _reviewed_types()
+    out: dict[str, list[Activity]] = {}
+    for course in learning.catalogue():
+        found = [a for a in course.activities if a.type in types]
+        if found:
+            out[course.slug] = found
+    return out
 
 
 def trainee_runs(user: User, course_slug: str) -> list[CourseRun]:
@@ -60,6 +103,7 @@ def trainee_runs(user: User, course_slug: str) -> list[CourseRun]:
                 RunPlace.status == PlaceStatus.BOOKED,
                 CourseRun.course_slug == course_slug,
             )
+            .order_by(CourseRun.id)
         )
     )
 
@@ -76,63 +120,132 @@ def can_review(reviewer: User, enrolment: Enrolment) -> bool:
     )
 
 
-def queue(reviewer: User, include_done: bool = False) -> list[QueueItem]:
-    """Attempts the reviewer may review: waiting ones first (oldest first), then others."""
-    stmt = (
-        select(Attempt, Enrolment)
-        .join(Enrolment, Attempt.enrolment_id == Enrolment.id)
-        .where(Attempt.activity_type.in_(_reviewed_types()))
-        .order_by(Attempt.submitted_at, Attempt.id)
+def _queue_statement(reviewer: User, filters: QueueFilters) -> tuple[Select, ColumnElement]:
+    """The queue as one SELECT: each attempt with its enrolment, trainee, run, latest review
+    and whether it is the latest version. Returns the statement and the "waiting" column."""
+    by_course = reviewed_activities()
+    if filters.course:
+        by_course = {k: v for k, v in by_course.items() if k == filters.course}
+    if not by_course:
+        return select(Attempt).where(false()), false()
+    in_content = or_(
+        *(
+            and_(Enrolment.course_slug == slug, Attempt.activity_key.in_([a.key for a in acts]))
+            for slug, acts in by_course.items()
+        )
     )
-    if not reviewer.has_role(Role.ADMIN):
-        facilitated = (
-            select(RunPlace.user_id, CourseRun.course_slug)
-            .join(CourseRun, RunPlace.run_id == CourseRun.id)
-            .join(RunFacilitator, RunFacilitator.run_id == CourseRun.id)
-            .where(RunFacilitator.user_id == reviewer.id, RunPlace.status == PlaceStatus.BOOKED)
-        ).subquery()
-        stmt = stmt.join(
-            facilitated,
-            (facilitated.c.user_id == Enrolment.user_id)
-            & (facilitated.c.course_slug == Enrolment.course_slug),
-        ).where(Enrolment.user_id != reviewer.id)
-    rows = db.session.execute(stmt).all()
-    latest_number: dict[tuple[int, str], int] = {}
-    for attempt, _enrolment in rows:
-        key = (attempt.enrolment_id, attempt.activity_key)
-        latest_number[key] = max(latest_number.get(key, 0), attempt.number)
-    reviews: dict[int, AttemptReview] = {}
-    if rows:
-        for review in db.session.scalars(
-            select(AttemptReview)
-            .where(AttemptReview.attempt_id.in_({a.id for a, _e in rows}))
-            .order_by(AttemptReview.id)
-        ):
-            reviews[review.attempt_id] = review
-    items = []
-    seen_attempts: set[int] = set()
+    types = _reviewed_types()
+    # The newest version each trainee sent for each activity.
+    newest = (
+        select(
+            Attempt.enrolment_id,
+            Attempt.activity_key,
+            func.max(Attempt.number).label("number"),
+        )
+        .where(Attempt.activity_type.in_(types))
+        .group_by(Attempt.enrolment_id, Attempt.activity_key)
+        .subquery("newest")
+    )
+    # The latest review of each attempt (every review is kept).
+    last_review = (
+        select(AttemptReview.attempt_id, func.max(AttemptReview.id).label("review_id"))
+        .group_by(AttemptReview.attempt_id)
+        .subquery("last_review")
+    )
+    # The run that brings the trainee to this reviewer: a booked place on a run of the
+    # course (one the reviewer facilitates, unless they are an administrator).
+    place_runs = (
+        select(
+            RunPlace.user_id,
+            CourseRun.course_slug,
+            func.min(CourseRun.id).label("run_id"),
+        )
+        .join(CourseRun, RunPlace.run_id == CourseRun.id)
+        .where(RunPlace.status == PlaceStatus.BOOKED)
+        .group_by(RunPlace.user_id, CourseRun.course_slug)
+    )
+    is_admin = reviewer.has_role(Role.ADMIN)
+    if not is_admin:
+        place_runs = place_runs.join(RunFacilitator, RunFacilitator.run_id == CourseRun.id).where(
+            RunFacilitator.user_id == reviewer.id
+        )
+    if filters.run:
+        place_runs = place_runs.where(CourseRun.id == int(filters.run))
+    place_runs = place_runs.subquery("place_runs")
+    is_latest = (Attempt.number == newest.c.number).label("is_latest")
+    waiting = and_(Attempt.number == newest.c.number, last_review.c.review_id.is_(None))
+    stmt = (
+        select(Attempt, Enrolment, User, CourseRun, AttemptReview, is_latest)
+        .join(Enrolment, Attempt.enrolment_id == Enrolment.id)
+        .join(User, Enrolment.user_id == User.id)
+        .join(
+            newest,
+            (newest.c.enrolment_id == Attempt.enrolment_id)
+            & (newest.c.activity_key == Attempt.activity_key),
+        )
+        .outerjoin(last_review, last_review.c.attempt_id == Attempt.id)
+        .outerjoin(AttemptReview, AttemptReview.id == last_review.c.review_id)
+        .where(Attempt.activity_type.in_(types), in_content)
+    )
+    run_on = (place_runs.c.user_id == Enrolment.user_id) & (
+        place_runs.c.course_slug == Enrolment.course_slug
+    )
+    if is_admin and not filters.run:
+        stmt = stmt.outerjoin(place_runs, run_on)
+    else:
+        stmt = stmt.join(place_runs, run_on)
+    if not is_admin:
+        stmt = stmt.where(Enrolment.user_id != reviewer.id)
+    stmt = stmt.outerjoin(CourseRun, CourseRun.id == place_runs.c.run_id)
+    if filters.q:
+        like = f"%{escape_like(filters.q.lower())}%"
+        stmt = stmt.where(func.lower(User.name).like(like, escape="\\"))
+    if filters.include_done:
+        # Waiting ones first (oldest first), then the rest by when they were sent.
+        stmt = stmt.order_by(case((waiting, 0), else_=1), Attempt.submitted_at, Attempt.id)
+    else:
+        stmt = stmt.where(waiting).order_by(Attempt.submitted_at, Attempt.id)
+    return stmt, waiting
+
+
+def queue(
+    reviewer: User,
+    filters: QueueFilters | None = None,
+    page: Any = 1,
+    per_page: Any = None,
+) -> Page[QueueItem]:
+    """One page of the attempts the reviewer may review, in two queries (count and page).
+
+    By default only those waiting for a decision (latest version, not yet reviewed),
+    oldest first; with ``show="all"`` every version, waiting ones first.
+    """
+    filters = filters or QueueFilters()
+    stmt, _waiting = _queue_statement(reviewer, filters)
+    result = paginate(stmt, page, per_page, default_per_page=QUEUE_PAGE_SIZE, scalars=False)
     catalogue = learning.catalogue()
-    for attempt, enrolment in rows:
-        if attempt.id in seen_attempts:
-            continue
-        seen_attempts.add(attempt.id)
+    items = []
+    for attempt, enrolment, _user, run, review, is_latest in result.items:
         course = catalogue.get(enrolment.course_slug)
         activity = course.activity(attempt.activity_key) if course else None
-        if activity is None:
+        if activity is None:  # content changed under the page; the next load is right
             continue
-        is_latest = latest_number[(attempt.enrolment_id, attempt.activity_key)] == attempt.number
-        item = QueueItem(
-            attempt, enrolment, course, activity, None, is_latest, reviews.get(attempt.id)
-        )
-        runs = trainee_runs(enrolment.user, enrolment.course_slug)
-        item.run = runs[0] if runs else None
-        if item.is_waiting or include_done:
-            items.append(item)
-    items.sort(key=lambda i: (not i.is_waiting, i.attempt.submitted_at))
-    return items
+        items.append(QueueItem(attempt, enrolment, course, activity, run, bool(is_latest), review))
+    result.items = items
+    return result
+
+
+def queue_runs(reviewer: User, course_slug: str = "") -> list[CourseRun]:
+    """Runs to offer in the queue's run filter: the reviewer's (any, for administrators)."""
+    stmt = select(CourseRun).order_by(CourseRun.title, CourseRun.id)
+    if not reviewer.has_role(Role.ADMIN):
+        stmt = stmt.join(RunFacilitator).where(RunFacilitator.user_id == reviewer.id)
+    if course_slug:
+        stmt = stmt.where(CourseRun.course_slug == course_slug)
+    return list(db.session.scalars(stmt.limit(500)))
 
 
 def history(enrolment: Enrolment, activity_key: str) -> list[tuple[Attempt, list[AttemptReview]]]:
+    """Every version sent for one activity, oldest first, each with its reviews (two queries)."""
     attempts = list(
         db.session.scalars(
             select(Attempt)
@@ -140,17 +253,16 @@ def history(enrolment: Enrolment, activity_key: str) -> list[tuple[Attempt, list
             .order_by(Attempt.number)
         )
     )
-    out = []
-    for attempt in attempts:
-        reviews = list(
-            db.session.scalars(
-                select(AttemptReview)
-                .where(AttemptReview.attempt_id == attempt.id)
-                .order_by(AttemptReview.id)
-            )
-        )
-        out.append((attempt, reviews))
-    return out
+    reviews: dict[int, list[AttemptReview]] = {a.id: [] for a in attempts}
+    if attempts:
+        for review in db.session.scalars(
+            select(AttemptReview)
+            .where(AttemptReview.attempt_id.in_(list(reviews)))
+            .options(selectinload(AttemptReview.reviewer))
+            .order_by(AttemptReview.id)
+        ):
+            reviews[review.attempt_id].append(review)
+    return [(attempt, reviews[attempt.id]) for attempt in attempts]
 
 
 def record_review(
@@ -207,26 +319,64 @@ def record_review(
 
 
 def outcomes_for(user: User) -> list[dict]:
-    """The trainee's reviewed work for their dashboard: latest decision and comments."""
+    """The trainee's reviewed work for their dashboard: latest decision and comments.
+
+    Three queries whatever the number of courses: enrolments, latest attempts, reviews.
+    """
     out = []
     catalogue = learning.catalogue()
-    for enrolment in learning.enrolments_for(user):
+    enrolments = learning.enrolments_for(user)
+    types = _reviewed_types()
+    if not enrolments or not types:
+        return out
+    newest = (
+        select(
+            Attempt.enrolment_id,
+            Attempt.activity_key,
+            func.max(Attempt.number).label("number"),
+        )
+        .where(
+            Attempt.enrolment_id.in_([e.id for e in enrolments]),
+            Attempt.activity_type.in_(types),
+        )
+        .group_by(Attempt.enrolment_id, Attempt.activity_key)
+        .subquery()
+    )
+    latest = {
+        (a.enrolment_id, a.activity_key): a
+        for a in db.session.scalars(
+            select(Attempt).join(
+                newest,
+                (newest.c.enrolment_id == Attempt.enrolment_id)
+                & (newest.c.activity_key == Attempt.activity_key)
+                & (newest.c.number == Attempt.number),
+            )
+        )
+    }
+    reviews: dict[int, AttemptReview] = {}
+    if latest:
+        for review in db.session.scalars(
+            select(AttemptReview)
+            .where(AttemptReview.attempt_id.in_([a.id for a in latest.values()]))
+            .order_by(AttemptReview.id)
+        ):
+            reviews[review.attempt_id] = review
+    for enrolment in enrolments:
         course = catalogue.get(enrolment.course_slug)
         if course is None:
             continue
         for activity in course.activities:
-            if activity.type not in _reviewed_types():
+            if activity.type not in types:
                 continue
-            attempts = history(enrolment, activity.key)
-            if not attempts:
+            attempt = latest.get((enrolment.id, activity.key))
+            if attempt is None:
                 continue
-            attempt, reviews = attempts[-1]
             out.append(
                 {
                     "course": course,
                     "activity": activity,
                     "version": attempt.number,
-                    "review": reviews[-1] if reviews else None,
+                    "review": reviews.get(attempt.id),
                 }
             )
     return out
