@@ -46,6 +46,8 @@ class Page(Generic[T]):
     view_args: dict[str, Any] = field(default_factory=dict)
     args: list[tuple[str, str]] = field(default_factory=list)
     default_per_page: int = DEFAULT_PER_PAGE
+    #: The query argument holding the page number (several lists on one page differ).
+    param: str = "page"
 
     @property
     def pages(self) -> int:
@@ -89,13 +91,16 @@ class Page(Generic[T]):
         """The current query arguments with ``changes`` applied (None removes an argument).
 
         ``page`` is left out for page 1 and ``per_page`` when it is the default, so
-        addresses stay short.
+        addresses stay short. With another ``param``, ``page`` in ``changes`` means it.
         """
-        changes = {"page": self.page, "per_page": self.per_page, **changes}
-        if changes.get("page") == 1:
-            changes["page"] = None
-        if changes.get("per_page") == self.default_per_page:
-            changes["per_page"] = None
+        if "page" in changes and self.param != "page":
+            changes[self.param] = changes.pop("page")
+        size = "per_page" if self.param == "page" else f"{self.param}_size"
+        changes = {self.param: self.page, size: self.per_page, **changes}
+        if changes.get(self.param) == 1:
+            changes[self.param] = None
+        if changes.get(size) == self.default_per_page:
+            changes[size] = None
         kept = [(k, v) for k, v in self.args if k not in changes and v != ""]
         for key, value in changes.items():
             if value is not None:
@@ -181,6 +186,7 @@ def paginate(
     endpoint: str | None = None,
     view_args: Mapping[str, Any] | None = None,
     args: Sequence[tuple[str, str]] | None = None,
+    param: str = "page",
     session=None,
 ) -> Page:
     """Run ``stmt`` for one page and count all its rows.
@@ -190,7 +196,8 @@ def paginate(
     number). ``scalars`` (default: true when one entity or column is selected) gives
     items as objects rather than rows. ``tiebreak`` replaces the primary key as the
     last sort key. ``total`` skips the COUNT when the caller knows it. Links are built
-    for ``endpoint``/``view_args``/``args``, by default the current request's.
+    for ``endpoint``/``view_args``/``args``, by default the current request's; ``param``
+    names the page argument when a page has several lists.
     Raises nothing for bad input; database errors propagate.
     """
     from lms.extensions import db
@@ -202,7 +209,7 @@ def paginate(
     pages = max(1, -(-total // per_page))
     page = clamp_int(page, 1, 1, pages)
     if scalars is None:
-        scalars = len(stmt.selected_columns) == 1
+        scalars = len(stmt.column_descriptions) == 1
     items: list[Any] = []
     if total:
         query = stable(stmt, tiebreak).limit(per_page).offset((page - 1) * per_page)
@@ -222,10 +229,13 @@ def paginate(
         view_args=dict(view_args or {}),
         args=list(args or []),
         default_per_page=default_per_page,
+        param=param,
     )
 
 
-def page_args(args: Mapping[str, Any] | None = None) -> tuple[Any, Any]:
-    """The raw ``page`` and ``per_page`` values from ``args`` (default: the query string)."""
+def page_args(args: Mapping[str, Any] | None = None, param: str = "page") -> tuple[Any, Any]:
+    """The raw page number and size from ``args`` (default: the query string): ``page`` and
+    ``per_page``, or ``<param>`` and ``<param>_size`` for another list on the page."""
     args = args if args is not None else (request.args if has_request_context() else {})
-    return args.get("page", 1), args.get("per_page")
+    size = "per_page" if param == "page" else f"{param}_size"
+    return args.get(param, 1), args.get(size)

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import SelectChoice
 
 from lms.accounts import services as accounts
@@ -16,6 +17,7 @@ from lms.admin.forms import AccountForm, RegionForm, RolesForm
 from lms.db import escape_like
 from lms.extensions import db
 from lms.i18n import _
+from lms.pagination import page_args, paginate
 from lms.security import roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -40,10 +42,15 @@ def _region(value: str | None) -> Region | None:
 @bp.get("/users")
 @roles_required(Role.ADMIN)
 def users():
-    q = (request.args.get("q") or "").strip()
+    q = " ".join((request.args.get("q") or "").split())[:100]
     role = request.args.get("role") or ""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    stmt = select(User).order_by(User.name, User.id)
+    region = request.args.get("region") or ""
+    regions = _regions()
+    stmt = (
+        select(User)
+        .options(selectinload(User.roles), joinedload(User.region))
+        .order_by(func.lower(User.name))
+    )
     if q:
         like = f"%{escape_like(q.lower())}%"
         stmt = stmt.where(
@@ -54,16 +61,22 @@ def users():
         )
     if role in {r.value for r in Role}:
         stmt = stmt.where(User.roles.any(RoleAssignment.role == role))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    people = list(db.session.scalars(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    else:
+        role = ""
+    if region == "none":
+        stmt = stmt.where(User.region_id.is_(None))
+    elif region.isdigit() and int(region) in {r.id for r in regions}:
+        stmt = stmt.where(User.region_id == int(region))
+    else:
+        region = ""
+    page, per_page = page_args()
     return render_template(
         "admin/users.html",
-        people=people,
+        people=paginate(stmt, page, per_page, default_per_page=PAGE_SIZE),
         q=q,
         role=role,
-        page=page,
-        total=total,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        region=region,
+        regions=regions,
         roles=list(Role),
     )
 

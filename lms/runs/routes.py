@@ -7,12 +7,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from lms.accounts import services as accounts
 from lms.accounts.models import Role, RoleAssignment, User
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
+from lms.learning.models import Enrolment
+from lms.pagination import page_args
 from lms.runs import services
 from lms.runs.forms import AddPersonForm, MoveForm, RunForm, choices
 from lms.runs.models import ATTENDANCE_LABELS, AttendanceStatus, CourseRun, PlaceStatus, RunDay
@@ -81,11 +84,24 @@ def withdraw(run_id: int):
 # --- Facilitators -----------------------------------------------------------------------
 
 
+def _course_options() -> list[tuple[str, str]]:
+    return [(c.slug, c.title) for c in learning.catalogue()]
+
+
 @bp.get("/facilitate")
 @roles_required(Role.FACILITATOR, Role.ADMIN)
 def my_runs():
-    runs = services.runs_facilitated_by(current_user)
-    return render_template("runs/my_runs.html", runs=runs, catalogue=learning.catalogue())
+    filters = services.RunFilters.from_args(request.args)
+    page, per_page = page_args()
+    runs = services.runs_page(current_user, filters, page, per_page)
+    return render_template(
+        "runs/my_runs.html",
+        runs=runs,
+        counts=services.place_counts(r.id for r in runs),
+        filters=filters,
+        course_options=_course_options(),
+        catalogue=learning.catalogue(),
+    )
 
 
 @bp.get("/facilitate/runs/<int:run_id>")
@@ -93,19 +109,43 @@ def my_runs():
 def run(run_id: int):
     run = _managed_run_or_403(run_id)
     course = learning.catalogue().get(run.course_slug)
+    q = request.args.get("q", "")
+    page, per_page = page_args()
+    places = services.roster(run, (PlaceStatus.BOOKED, PlaceStatus.WAITING), q, page, per_page)
+    user_ids = [p.user_id for p in places]
+    # One query each for the page's enrolments, their progress and attendance.
+    enrolments = {}
+    if course is not None and user_ids:
+        enrolments = {
+            e.user_id: e
+            for e in db.session.scalars(
+                select(Enrolment)
+                .where(Enrolment.user_id.in_(user_ids), Enrolment.course_slug == course.slug)
+                .options(selectinload(Enrolment.progress))
+            )
+        }
+    attendance = services.attendance_for_users(run, user_ids)
     rows = []
-    for place in services.trainees(run, (PlaceStatus.BOOKED, PlaceStatus.WAITING)):
-        enrolment = learning.get_enrolment(place.user, course) if course else None
+    for place in places:
+        enrolment = enrolments.get(place.user_id)
         rows.append(
             {
                 "place": place,
                 "progress": learning.course_progress(enrolment, course) if enrolment else None,
                 "enrolment": enrolment,
-                "attendance": services.attendance_for_user(run, place.user),
+                "attendance": attendance[place.user_id],
             }
         )
     return render_template(
-        "runs/run.html", run=run, course=course, rows=rows, labels=ATTENDANCE_LABELS
+        "runs/run.html",
+        run=run,
+        course=course,
+        rows=rows,
+        places=places,
+        q=" ".join(q.split())[:100],
+        counts=services.place_counts([run.id])[run.id],
+        waiting_positions={p.id: n for n, p in enumerate(run.waiting(), start=1)},
+        labels=ATTENDANCE_LABELS,
     )
 
 
@@ -116,8 +156,13 @@ def attendance(run_id: int, day_id: int):
     day = db.session.get(RunDay, day_id)
     if day is None or day.run_id != run.id:
         abort(404)
-    places = services.trainees(run)
-    current = services.current_attendance(day)
+    # The roster is paged (a large page) and searchable; each save stores the marks of the
+    # people on this page only, so marks on other pages are never touched.
+    q = request.args.get("q", "")
+    page, per_page = page_args()
+    places = services.roster(run, (PlaceStatus.BOOKED,), q, page, per_page)
+    user_ids = [p.user_id for p in places]
+    current = services.current_attendance(day, user_ids)
     form = FlaskForm()
     errors: dict[int, str] = {}
     values = {
@@ -147,7 +192,7 @@ def attendance(run_id: int, day_id: int):
                 flash(exc.message, "error")
                 status = 422
             else:
-                unmarked = len(places) - len(marks)
+                unmarked = services.unmarked_count(day)
                 message = _(
                     "Attendance saved for day %(n)d (%(changed)d changed).",
                     n=day.number,
@@ -156,17 +201,18 @@ def attendance(run_id: int, day_id: int):
                 if unmarked:
                     message += " " + _("%(n)d not marked yet.", n=unmarked)
                 flash(message, "success" if not unmarked else "warning")
-                return redirect(url_for("runs.attendance", run_id=run.id, day_id=day.id))
+                return redirect(places.url())
     return render_template(
         "runs/attendance.html",
         run=run,
         day=day,
         places=places,
+        q=" ".join(q.split())[:100],
         values=values,
         notes=notes,
         errors=errors,
         statuses=list(AttendanceStatus),
-        history=services.attendance_history(day),
+        history=services.attendance_history(day, user_ids),
         form=form,
     ), status
 
@@ -217,8 +263,16 @@ def _field_error(form: RunForm, exc: services.RunError) -> None:
 @bp.get("/admin/runs")
 @roles_required(Role.ADMIN)
 def admin_runs():
+    filters = services.RunFilters.from_args(request.args)
+    page, per_page = page_args()
+    runs = services.runs_page(None, filters, page, per_page)
     return render_template(
-        "runs/admin_runs.html", runs=services.all_runs(), catalogue=learning.catalogue()
+        "runs/admin_runs.html",
+        runs=runs,
+        counts=services.place_counts(r.id for r in runs),
+        filters=filters,
+        course_options=_course_options(),
+        catalogue=learning.catalogue(),
     )
 
 
@@ -260,15 +314,14 @@ def admin_run(run_id: int):
         else:
             flash(_("Run saved."), "success")
             return redirect(url_for("runs.admin_run", run_id=run.id))
-    other_runs = (
-        [
-            r
-            for r in services.runs_for_course(learning.catalogue().get(run.course_slug))
-            if r.id != run.id
-        ]
-        if learning.catalogue().get(run.course_slug)
-        else []
-    )
+    # Where someone can be moved: the course's other runs that have not finished.
+    other_runs = [
+        r
+        for r in services.runs_page(
+            None, services.RunFilters(course=run.course_slug, when="upcoming"), 1, 200
+        )
+        if r.id != run.id
+    ]
     move_form = MoveForm()
     move_form.target.choices = choices((str(r.id), r.title) for r in other_runs)
     status = 422 if form.is_submitted() else 200
@@ -278,8 +331,19 @@ def admin_run(run_id: int):
         run=run,
         add_form=AddPersonForm(prefix="add"),
         move_form=move_form,
-        booked=services.trainees(run),
-        waiting=run.waiting(),
+        booked=services.roster(
+            run, (PlaceStatus.BOOKED,), request.args.get("q", ""), *page_args(), default_per_page=50
+        ),
+        waiting=services.roster(
+            run,
+            (PlaceStatus.WAITING,),
+            "",
+            *page_args(param="wpage"),
+            default_per_page=50,
+            param="wpage",
+        ),
+        q=" ".join(request.args.get("q", "").split())[:100],
+        counts=services.place_counts([run.id])[run.id],
         other_runs=other_runs,
     ), status
 

@@ -8,20 +8,23 @@ are decided one after another: one gets it, the others join the waiting list.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
 
 from lms.accounts.models import Role, User
 from lms.catalogue.content import Course
-from lms.db import utcnow
+from lms.db import escape_like, utcnow
 from lms.errors import ServiceError
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
+from lms.pagination import Page, paginate
 from lms.runs.models import (
     AttendanceMark,
     AttendanceStatus,
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 
 MAX_DAYS = 10
 MAX_CAPACITY = 500
+RUNS_PAGE_SIZE = 25
+ROSTER_PAGE_SIZE = 100
 
 
 class RunError(ServiceError):
@@ -144,33 +149,155 @@ def update_run(run: CourseRun, data: RunInput) -> None:
     _promote(run)
 
 
+def _first_day():
+    """Each run's first day, as a correlated scalar subquery (for sorting in SQL)."""
+    return (
+        select(func.min(RunDay.day_date))
+        .where(RunDay.run_id == CourseRun.id)
+        .correlate(CourseRun)
+        .scalar_subquery()
+    )
+
+
+def _last_day():
+    return (
+        select(func.max(RunDay.day_date))
+        .where(RunDay.run_id == CourseRun.id)
+        .correlate(CourseRun)
+        .scalar_subquery()
+    )
+
+
+def _by_first_day(stmt: Select) -> Select:
+    """Runs in date order (runs without days last), ties by id; days loaded with them."""
+    first = _first_day()
+    return stmt.options(selectinload(CourseRun.days)).order_by(
+        case((first.is_(None), 1), else_=0), first, CourseRun.id
+    )
+
+
 def runs_for_course(course: Course) -> list[CourseRun]:
-    stmt = select(CourseRun).where(CourseRun.course_slug == course.slug).order_by(CourseRun.id)
-    runs = list(db.session.scalars(stmt))
-    return sorted(runs, key=lambda r: (r.first_day or date.max, r.id))
+    stmt = select(CourseRun).where(CourseRun.course_slug == course.slug)
+    return list(db.session.scalars(_by_first_day(stmt)))
 
 
 def upcoming_open_runs(course: Course, today: date | None = None) -> list[CourseRun]:
     today = today or date.today()
-    return [
-        r
-        for r in runs_for_course(course)
-        if r.is_open and (r.last_day is None or r.last_day >= today)
-    ]
+    last = _last_day()
+    stmt = select(CourseRun).where(
+        CourseRun.course_slug == course.slug,
+        CourseRun.is_open.is_(True),
+        or_(last.is_(None), last >= today),
+    )
+    return list(db.session.scalars(_by_first_day(stmt)))
 
 
 def all_runs() -> list[CourseRun]:
-    runs = list(db.session.scalars(select(CourseRun)))
-    return sorted(runs, key=lambda r: (r.first_day or date.max, r.id))
+    return list(db.session.scalars(_by_first_day(select(CourseRun))))
 
 
-def runs_facilitated_by(user: User) -> list[CourseRun]:
-    """The runs ``user`` may manage: those they facilitate; every run for administrators."""
-    if user.has_role(Role.ADMIN):
-        return all_runs()
-    stmt = select(CourseRun).join(RunFacilitator).where(RunFacilitator.user_id == user.id)
-    runs = list(db.session.scalars(stmt))
-    return sorted(runs, key=lambda r: (r.first_day or date.max, r.id))
+def runs_facilitated_by(user: User, course_slug: str | None = None) -> list[CourseRun]:
+    """The runs ``user`` may manage (of one course, if given), in date order: those they
+    facilitate; every run for administrators."""
+    stmt = select(CourseRun)
+    if not user.has_role(Role.ADMIN):
+        stmt = stmt.join(RunFacilitator).where(RunFacilitator.user_id == user.id)
+    if course_slug is not None:
+        stmt = stmt.where(CourseRun.course_slug == course_slug)
+    return list(db.session.scalars(_by_first_day(stmt)))
+
+
+WHEN = ("upcoming", "past", "all")
+
+
+@dataclass
+class RunFilters:
+    """Run list filters: ``when`` is "upcoming" (not finished), "past" or "all" (default:
+    current and upcoming runs first, soonest first, then past ones, latest first)."""
+
+    q: str = ""
+    course: str = ""
+    when: str = "all"
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> RunFilters:
+        when = args.get("when", "all")
+        return cls(
+            q=" ".join((args.get("q") or "").split())[:100],
+            course=(args.get("course") or "").strip()[:80],
+            when=when if when in WHEN else "all",
+        )
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.q or self.course or self.when != "all")
+
+
+def runs_page(
+    user: User | None,
+    filters: RunFilters | None = None,
+    page: Any = 1,
+    per_page: Any = None,
+    today: date | None = None,
+) -> Page[CourseRun]:
+    """One page of runs (those ``user`` facilitates, or every run when ``user`` is None or
+    an administrator), filtered, with their days: three queries whatever the number of runs.
+    Bad page numbers are clamped."""
+    filters = filters or RunFilters()
+    today = today or date.today()
+    stmt = select(CourseRun).options(selectinload(CourseRun.days))
+    if user is not None and not user.has_role(Role.ADMIN):
+        stmt = stmt.join(RunFacilitator).where(RunFacilitator.user_id == user.id)
+    if filters.course:
+        stmt = stmt.where(CourseRun.course_slug == filters.course)
+    if filters.q:
+        like = f"%{escape_like(filters.q.lower())}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(CourseRun.title).like(like, escape="\\"),
+                func.lower(func.coalesce(CourseRun.venue, "")).like(like, escape="\\"),
+            )
+        )
+    first, last = _first_day(), _last_day()
+    is_past = and_(last.is_not(None), last < today)
+    if filters.when == "upcoming":
+        stmt = stmt.where(~is_past).order_by(case((first.is_(None), 1), else_=0), first)
+    elif filters.when == "past":
+        stmt = stmt.where(is_past).order_by(first.desc())
+    else:
+        past = case((is_past, 1), else_=0)
+        stmt = stmt.order_by(
+            past,
+            case((first.is_(None), 1), else_=0),
+            case((past == 0, first)),
+            case((past == 1, first)).desc(),
+        )
+    return paginate(stmt, page, per_page, default_per_page=RUNS_PAGE_SIZE)
+
+
+@dataclass
+class PlaceCounts:
+    booked: int = 0
+    waiting: int = 0
+
+
+def place_counts(run_ids: Iterable[int]) -> dict[int, PlaceCounts]:
+    """run id -> how many booked and waiting places, in one aggregate query."""
+    ids = list(run_ids)
+    out = {i: PlaceCounts() for i in ids}
+    if not ids:
+        return out
+    rows = db.session.execute(
+        select(RunPlace.run_id, RunPlace.status, func.count())
+        .where(
+            RunPlace.run_id.in_(ids),
+            RunPlace.status.in_([PlaceStatus.BOOKED.value, PlaceStatus.WAITING.value]),
+        )
+        .group_by(RunPlace.run_id, RunPlace.status)
+    )
+    for run_id, status, number in rows:
+        setattr(out[run_id], "booked" if status == PlaceStatus.BOOKED else "waiting", number)
+    return out
 
 
 def can_manage(user: User, run: CourseRun) -> bool:
@@ -356,26 +483,82 @@ def set_capacity(run: CourseRun, capacity: int) -> list[RunPlace]:
 # --- Attendance ---------------------------------------------------------------------
 
 
-def current_attendance(day: RunDay) -> dict[int, AttendanceMark]:
-    """The latest mark for each person on ``day``."""
-    marks = db.session.scalars(
-        select(AttendanceMark)
-        .where(AttendanceMark.run_day_id == day.id)
-        .order_by(AttendanceMark.id)
-    )
+def current_attendance(
+    day: RunDay, user_ids: Iterable[int] | None = None
+) -> dict[int, AttendanceMark]:
+    """The latest mark for each person on ``day`` (only ``user_ids``, if given): one query."""
+    stmt = select(AttendanceMark).where(AttendanceMark.run_day_id == day.id)
+    if user_ids is not None:
+        stmt = stmt.where(AttendanceMark.user_id.in_(list(user_ids)))
     latest: dict[int, AttendanceMark] = {}
-    for mark in marks:
+    for mark in db.session.scalars(stmt.order_by(AttendanceMark.id)):
         latest[mark.user_id] = mark
     return latest
 
 
-def attendance_history(day: RunDay) -> list[AttendanceMark]:
-    return list(
-        db.session.scalars(
-            select(AttendanceMark)
-            .where(AttendanceMark.run_day_id == day.id)
-            .order_by(AttendanceMark.id)
+def attendance_history(day: RunDay, user_ids: Iterable[int] | None = None) -> list[AttendanceMark]:
+    """Every mark recorded for ``day`` (for ``user_ids``, if given), oldest first, with who
+    was marked and who marked them loaded in the same round trips."""
+    stmt = (
+        select(AttendanceMark)
+        .where(AttendanceMark.run_day_id == day.id)
+        .options(joinedload(AttendanceMark.user), joinedload(AttendanceMark.marked_by))
+        .order_by(AttendanceMark.id)
+    )
+    if user_ids is not None:
+        stmt = stmt.where(AttendanceMark.user_id.in_(list(user_ids)))
+    return list(db.session.scalars(stmt))
+
+
+def unmarked_count(day: RunDay) -> int:
+    """How many people with a booked place have no mark yet for ``day`` (one query)."""
+    marked = select(AttendanceMark.user_id).where(AttendanceMark.run_day_id == day.id)
+    return (
+        db.session.scalar(
+            select(func.count(RunPlace.id)).where(
+                RunPlace.run_id == day.run_id,
+                RunPlace.status == PlaceStatus.BOOKED,
+                RunPlace.user_id.not_in(marked),
+            )
         )
+        or 0
+    )
+
+
+def roster(
+    run: CourseRun,
+    statuses: Iterable[str] = (PlaceStatus.BOOKED,),
+    q: str = "",
+    page: Any = 1,
+    per_page: Any = None,
+    default_per_page: int = ROSTER_PAGE_SIZE,
+    param: str = "page",
+) -> Page[RunPlace]:
+    """One page of a run's places with the given statuses, by name, each with its person
+    loaded; ``q`` searches names and email addresses. Two queries."""
+    from lms.accounts.models import User as Person
+
+    stmt = (
+        select(RunPlace)
+        .join(Person, Person.id == RunPlace.user_id)
+        .options(joinedload(RunPlace.user))
+        .where(RunPlace.run_id == run.id, RunPlace.status.in_([str(s) for s in statuses]))
+    )
+    q = " ".join(q.split())[:100]
+    if q:
+        like = f"%{escape_like(q.lower())}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Person.name).like(like, escape="\\"),
+                func.lower(Person.email).like(like, escape="\\"),
+            )
+        )
+    if set(statuses) == {PlaceStatus.WAITING}:
+        stmt = stmt.order_by(func.coalesce(RunPlace.waiting_since, RunPlace.created_at))
+    else:
+        stmt = stmt.order_by(func.lower(Person.name))
+    return paginate(
+        stmt, page, per_page, default_per_page=default_per_page, max_per_page=500, param=param
     )
 
 
@@ -424,12 +607,44 @@ def record_attendance(
     return stored
 
 
+def attendance_for_users(
+    run: CourseRun, user_ids: Iterable[int]
+) -> dict[int, dict[int, AttendanceMark | None]]:
+    """user id -> day id -> the latest mark, for every day of ``run``: one query."""
+    ids = list(user_ids)
+    out: dict[int, dict[int, AttendanceMark | None]] = {
+        i: dict.fromkeys((d.id for d in run.days), None) for i in ids
+    }
+    if not ids or not run.days:
+        return out
+    marks = db.session.scalars(
+        select(AttendanceMark)
+        .where(
+            AttendanceMark.run_day_id.in_([d.id for d in run.days]),
+            AttendanceMark.user_id.in_(ids),
+        )
+        .order_by(AttendanceMark.id)
+    )
+    for mark in marks:
+        out[mark.user_id][mark.run_day_id] = mark
+    return out
+
+
 def attendance_for_user(run: CourseRun, user: User) -> dict[int, AttendanceMark | None]:
     """day id -> the latest mark for ``user`` on each day of ``run``."""
-    return {day.id: current_attendance(day).get(user.id) for day in run.days}
+    return attendance_for_users(run, [user.id])[user.id]
 
 
 def trainees(run: CourseRun, statuses: Iterable[str] = (PlaceStatus.BOOKED,)) -> list[RunPlace]:
-    wanted = set(statuses)
-    places = [p for p in run.places if p.status in wanted]
-    return sorted(places, key=lambda p: (p.user.name.lower(), p.id))
+    """Every place on ``run`` with the given statuses, by name, people loaded (one query)."""
+    from lms.accounts.models import User as Person
+
+    return list(
+        db.session.scalars(
+            select(RunPlace)
+            .join(Person, Person.id == RunPlace.user_id)
+            .options(joinedload(RunPlace.user))
+            .where(RunPlace.run_id == run.id, RunPlace.status.in_([str(s) for s in statuses]))
+            .order_by(func.lower(Person.name), RunPlace.id)
+        )
+    )
