@@ -88,8 +88,16 @@ def register_cli(app: Flask) -> None:
     from lms.accounts.cli import regions_cli, users_cli
     from lms.accreditation.cli import accreditation_cli, certificates_cli
     from lms.catalogue.cli import courses_cli
+    from lms.demo.cli import demo_cli
 
-    for group in (users_cli, regions_cli, courses_cli, accreditation_cli, certificates_cli):
+    for group in (
+        users_cli,
+        regions_cli,
+        courses_cli,
+        accreditation_cli,
+        certificates_cli,
+        demo_cli,
+    ):
         if group.name not in lms_cli.commands:
             lms_cli.add_command(group)
     app.cli.add_command(lms_cli)

@@ -1,0 +1,1 @@
+"""A generator of realistic demo sites: `flask lms demo populate --trainees N`."""
