@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import exists, select
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -15,9 +16,10 @@ from lms.extensions import db
 from lms.feedback import services
 from lms.i18n import _, _l
 from lms.learning import services as learning
+from lms.pagination import page_args
 from lms.runs import services as runs
 from lms.runs.forms import choices
-from lms.runs.models import CourseRun
+from lms.runs.models import CourseRun, RunFacilitator
 from lms.security import roles_required
 
 bp = Blueprint("feedback", __name__, url_prefix="/facilitate")
@@ -45,11 +47,23 @@ def _course_or_404(slug: str) -> Course:
 
 def _course_runs_for_user(course: Course) -> list[CourseRun]:
     """The runs of ``course`` whose feedback the current user may see."""
-    return [r for r in runs.runs_facilitated_by(current_user) if r.course_slug == course.slug]
+    return runs.runs_facilitated_by(current_user, course.slug)
 
 
 def _may_see_course(course: Course) -> bool:
-    return current_user.has_role(Role.ADMIN) or bool(_course_runs_for_user(course))
+    if current_user.has_role(Role.ADMIN):
+        return True
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    RunFacilitator.user_id == current_user.id,
+                    RunFacilitator.run_id == CourseRun.id,
+                    CourseRun.course_slug == course.slug,
+                )
+            )
+        )
+    )
 
 
 @bp.get("/runs/<int:run_id>/feedback")
@@ -61,7 +75,7 @@ def run_results(run_id: int):
     if not runs.can_manage(current_user, run):
         abort(403)
     course = _course_or_404(run.course_slug)
-    forms = [services.results(course, a, [run.id]) for a in services.feedback_forms(course)]
+    forms = services.results_for(course, services.feedback_forms(course), [run.id])
     return render_template(
         "feedback/results.html", course=course, run=run, forms=forms, minimum=services.MIN_RESPONSES
     )
@@ -73,12 +87,49 @@ def course_results(slug: str):
     course = _course_or_404(slug)
     if not _may_see_course(course):
         abort(403)
-    forms = [services.results(course, a) for a in services.feedback_forms(course)]
+    forms = services.results_for(course, services.feedback_forms(course))
     return render_template(
         "feedback/results.html",
         course=course,
         run=None,
         forms=forms,
+        minimum=services.MIN_RESPONSES,
+    )
+
+
+@bp.get("/courses/<slug>/feedback/<form_key>/<question_key>")
+@roles_required(Role.FACILITATOR, Role.ADMIN)
+def comments(slug: str, form_key: str, question_key: str):
+    """Every answer to one text question, paged: for one run (``?run=<id>``) or all runs."""
+    course = _course_or_404(slug)
+    activity = course.activity(form_key)
+    if activity is None or activity.type != "feedback":
+        abort(404)
+    run = None
+    run_arg = request.args.get("run", "")
+    if run_arg:
+        run = db.session.get(CourseRun, int(run_arg)) if run_arg.isdigit() else None
+        if run is None or run.course_slug != course.slug:
+            abort(404)
+        if not runs.can_manage(current_user, run):
+            abort(403)
+    elif not _may_see_course(course):
+        abort(403)
+    page, per_page = page_args()
+    try:
+        answers = services.comments_page(
+            course, activity, question_key, [run.id] if run else None, page, per_page
+        )
+    except services.FeedbackError:
+        abort(404)
+    question = next(q for q in activity.config.questions if q.key == question_key)
+    return render_template(
+        "feedback/comments.html",
+        course=course,
+        run=run,
+        activity=activity,
+        question=question,
+        answers=answers,
         minimum=services.MIN_RESPONSES,
     )
 

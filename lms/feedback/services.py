@@ -7,13 +7,12 @@ group of fewer than :data:`MIN_RESPONSES` responses.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, select
+from sqlalchemy import String, cast, exists, func, literal, null, select, union_all
 
 from lms import signals
 from lms.accounts.models import User
@@ -26,6 +25,7 @@ from lms.extensions import db
 from lms.feedback.models import CourseChange, FeedbackResponse
 from lms.i18n import _
 from lms.learning.models import Enrolment
+from lms.pagination import Page, paginate
 from lms.runs import services as runs
 from lms.runs.models import CourseRun
 
@@ -101,6 +101,7 @@ class QuestionResult:
     counts: list[int]
     answered: int
     mean: float | None = None
+    #: Text answers: the first :data:`COMMENTS_SHOWN` in alphabetical order.
     comments: list[str] = field(default_factory=list)
     low: str | None = None
     high: str | None = None
@@ -108,6 +109,11 @@ class QuestionResult:
     @property
     def max_count(self) -> int:
         return max(self.counts) if self.counts else 0
+
+    @property
+    def more_comments(self) -> int:
+        """How many text answers are not shown here (see :func:`comments_page`)."""
+        return self.answered - len(self.comments) if self.kind == "text" else 0
 
 
 @dataclass
@@ -122,13 +128,187 @@ class FormResults:
         return self.total < MIN_RESPONSES
 
 
-def _responses(course: Course, activity: Activity, run_ids: Iterable[int] | None):
-    stmt = select(FeedbackResponse).where(
+COMMENTS_SHOWN = 10
+COMMENTS_PAGE_SIZE = 50
+_TOTAL = "@total"  # question keys in content are identifiers, so these cannot clash
+_ANONYMOUS = "@anonymous"
+
+
+def _group(course: Course, activity: Activity, run_ids: Iterable[int] | None) -> list:
+    """WHERE conditions for one form's responses (in some runs, or all runs)."""
+    conditions = [
         FeedbackResponse.course_slug == course.slug,
         FeedbackResponse.activity_key == activity.key,
-    )
+    ]
     if run_ids is not None:
-        stmt = stmt.where(FeedbackResponse.run_id.in_(list(run_ids)))
+        conditions.append(FeedbackResponse.run_id.in_(list(run_ids)))
+    return conditions
+
+
+def _answer(question_key: str):
+    """One answer of a response, as text (ratings come back as numbers on SQLite)."""
+    return FeedbackResponse.answers[question_key].as_string()
+
+
+def _value_text(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def results_for(
+    course: Course,
+    activities: Iterable[Activity],
+    run_ids: Iterable[int] | None = None,
+    comments: int = COMMENTS_SHOWN,
+) -> list[FormResults]:
+    """Aggregated answers for several forms, for some runs or (None) all runs of the course.
+
+    Counted in SQL: one query gives every form's total, whether it has anonymous
+    responses, and per question the number of answers for each rating or option;
+    a second gives the first ``comments`` text answers of each text question (only
+    for forms with at least :data:`MIN_RESPONSES` responses; smaller groups show
+    nothing). Averages are worked out from the counts.
+    """
+    activities = list(activities)
+    run_ids = list(run_ids) if run_ids is not None else None
+    if not activities:
+        return []
+    none = cast(null(), String)
+    branches = []
+    for activity in activities:
+        config: FeedbackConfig = activity.config
+        where = _group(course, activity, run_ids)
+        branches.append(
+            select(literal(activity.key), literal(_TOTAL), none, func.count()).where(*where)
+        )
+        # Any anonymous response, in any run, keeps the form anonymous (see is_anonymous).
+        branches.append(
+            select(literal(activity.key), literal(_ANONYMOUS), none, func.count()).where(
+                FeedbackResponse.course_slug == course.slug,
+                FeedbackResponse.activity_key == activity.key,
+                FeedbackResponse.is_anonymous.is_(True),
+            )
+        )
+        for q in config.questions:
+            value = _answer(q.key)
+            if q.kind == "text":
+                branches.append(
+                    select(literal(activity.key), literal(q.key), none, func.count(value)).where(
+                        *where
+                    )
+                )
+            else:
+                branches.append(
+                    select(literal(activity.key), literal(q.key), value, func.count())
+                    .where(*where, value.is_not(None))
+                    .group_by(value)
+                )
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for form_key, question_key, value, number in db.session.execute(union_all(*branches)):
+        counts.setdefault((form_key, question_key), {})[
+            "" if value is None else _value_text(value)
+        ] = number
+    totals = {a.key: counts.get((a.key, _TOTAL), {}).get("", 0) for a in activities}
+    shown = [a for a in activities if totals[a.key] >= MIN_RESPONSES]
+    texts = _first_comments(course, shown, run_ids, comments) if comments else {}
+    out = []
+    for activity in activities:
+        config = activity.config
+        total = totals[activity.key]
+        anonymous = config.anonymous or counts.get((activity.key, _ANONYMOUS), {}).get("", 0) > 0
+        questions = []
+        if total >= MIN_RESPONSES:
+            for q in config.questions:
+                found = counts.get((activity.key, q.key), {})
+                if q.kind == "rating":
+                    labels = ["1", "2", "3", "4", "5"]
+                    numbers = [found.get(label, 0) for label in labels]
+                    answered = sum(found.values())
+                    score = sum(int(v) * n for v, n in found.items() if v.lstrip("-").isdigit())
+                    mean = round(score / answered, 1) if answered else None
+                    questions.append(
+                        QuestionResult(
+                            q.key,
+                            q.kind,
+                            q.prompt,
+                            labels,
+                            numbers,
+                            answered,
+                            mean,
+                            low=q.low,
+                            high=q.high,
+                        )
+                    )
+                elif q.kind == "choice":
+                    questions.append(
+                        QuestionResult(
+                            q.key,
+                            q.kind,
+                            q.prompt,
+                            list(q.options),
+                            [found.get(o, 0) for o in q.options],
+                            sum(found.get(o, 0) for o in q.options),
+                        )
+                    )
+                else:
+                    questions.append(
+                        QuestionResult(
+                            q.key,
+                            q.kind,
+                            q.prompt,
+                            [],
+                            [],
+                            found.get("", 0),
+                            comments=texts.get((activity.key, q.key), []),
+                        )
+                    )
+        out.append(FormResults(activity, total, anonymous, questions))
+    return out
+
+
+def _first_comments(
+    course: Course, activities: list[Activity], run_ids: list[int] | None, limit: int
+) -> dict[tuple[str, str], list[str]]:
+    """(form key, question key) -> the first ``limit`` text answers, alphabetically: one query."""
+    parts = []
+    for activity in activities:
+        for q in activity.config.questions:
+            if q.kind != "text":
+                continue
+            value = _answer(q.key)
+            parts.append(
+                select(
+                    literal(activity.key).label("form"),
+                    literal(q.key).label("question"),
+                    value.label("text"),
+                    FeedbackResponse.id.label("id"),
+                ).where(*_group(course, activity, run_ids), value.is_not(None))
+            )
+    if not parts:
+        return {}
+    every = union_all(*parts).subquery()
+    # Alphabetical, then by the random id: the order says nothing about who wrote what when.
+    position = (
+        func.row_number()
+        .over(
+            partition_by=(every.c.form, every.c.question),
+            order_by=(func.lower(every.c.text), every.c.text, every.c.id),
+        )
+        .label("position")
+    )
+    ranked = select(every.c.form, every.c.question, every.c.text, position).subquery()
+    out: dict[tuple[str, str], list[str]] = {}
+    for form_key, question_key, text in db.session.execute(
+        select(ranked.c.form, ranked.c.question, ranked.c.text)
+        .where(ranked.c.position <= limit)
+        .order_by(ranked.c.form, ranked.c.question, ranked.c.position)
+    ):
+        out.setdefault((form_key, question_key), []).append(text)
+    return out
+
+
+def _responses(course: Course, activity: Activity, run_ids: Iterable[int] | None):
+    """Every response of one form (for the CSV export), in one query."""
+    stmt = select(FeedbackResponse).where(*_group(course, activity, run_ids))
     # Random ids: this order says nothing about who answered when.
     return list(db.session.scalars(stmt.order_by(FeedbackResponse.id)))
 
@@ -136,57 +316,43 @@ def _responses(course: Course, activity: Activity, run_ids: Iterable[int] | None
 def results(
     course: Course, activity: Activity, run_ids: Iterable[int] | None = None
 ) -> FormResults:
-    """Aggregated answers for a form, for some runs or (None) all runs of the course."""
-    config: FeedbackConfig = activity.config
-    responses = _responses(course, activity, run_ids)
-    total = len(responses)
-    out = []
-    if total >= MIN_RESPONSES:
-        for q in config.questions:
-            values = [r.answers.get(q.key) for r in responses if r.answers.get(q.key) is not None]
-            if q.kind == "rating":
-                counter = Counter(int(v) for v in values)
-                labels = ["1", "2", "3", "4", "5"]
-                counts = [counter.get(i, 0) for i in range(1, 6)]
-                mean = round(sum(int(v) for v in values) / len(values), 1) if values else None
-                out.append(
-                    QuestionResult(
-                        q.key,
-                        q.kind,
-                        q.prompt,
-                        labels,
-                        counts,
-                        len(values),
-                        mean,
-                        low=q.low,
-                        high=q.high,
-                    )
-                )
-            elif q.kind == "choice":
-                counter = Counter(values)
-                out.append(
-                    QuestionResult(
-                        q.key,
-                        q.kind,
-                        q.prompt,
-                        list(q.options),
-                        [counter.get(o, 0) for o in q.options],
-                        len(values),
-                    )
-                )
-            else:
-                out.append(
-                    QuestionResult(
-                        q.key,
-                        q.kind,
-                        q.prompt,
-                        [],
-                        [],
-                        len(values),
-                        comments=sorted(values, key=str.lower),
-                    )
-                )
-    return FormResults(activity, total, is_anonymous(course, activity), out)
+    """Aggregated answers for one form (see :func:`results_for`)."""
+    return results_for(course, [activity], run_ids)[0]
+
+
+def comments_page(
+    course: Course,
+    activity: Activity,
+    question_key: str,
+    run_ids: Iterable[int] | None = None,
+    page: Any = 1,
+    per_page: Any = None,
+) -> Page[str] | None:
+    """One page of a text question's answers, alphabetically, or None when the group has
+    fewer than :data:`MIN_RESPONSES` responses (nothing is shown for small groups).
+
+    Raises FeedbackError when the form has no such text question.
+    """
+    question = next(
+        (q for q in activity.config.questions if q.key == question_key and q.kind == "text"),
+        None,
+    )
+    if question is None:
+        raise FeedbackError(_("This form has no such question."), "question")
+    run_ids = list(run_ids) if run_ids is not None else None
+    where = _group(course, activity, run_ids)
+    total = db.session.scalar(select(func.count()).select_from(FeedbackResponse).where(*where))
+    if (total or 0) < MIN_RESPONSES:
+        return None
+    value = _answer(question_key)
+    stmt = (
+        select(value)
+        .where(*where, value.is_not(None))
+        .order_by(func.lower(value), value, FeedbackResponse.id)
+    )
+    return paginate(
+        stmt, page, per_page, default_per_page=COMMENTS_PAGE_SIZE, scalars=True, tiebreak=()
+    )
 
 
 def feedback_forms(course: Course) -> list[Activity]:

@@ -321,6 +321,13 @@ ROUTES = [
     Route(
         "feedback.course_csv", "GET", "/facilitate/courses/rep/feedback.csv", THIS_RUN, needs=RUN
     ),
+    Route(
+        "feedback.comments",
+        "GET",
+        "/facilitate/courses/rep/feedback/feedback-day-1/best?run={run_id}",
+        THIS_RUN,
+        needs=RUN,
+    ),
     Route("feedback.changes", "GET", "/facilitate/courses/rep/changes", THIS_RUN, needs=RUN),
     Route(
         "feedback.changes",
