@@ -484,6 +484,8 @@ def _plan_people(ctx: Context, plans: dict[str, list[RunPlan]], trainees: int) -
     rng = ctx.rng
     budgets = ctx.budgets
     people: list[Person] = []
+    if trainees == 0:
+        return people
 
     def person(stage: str, region: str | None = None) -> Person:
         if region is None or rng.random() < 0.2:
