@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import utcnow
@@ -108,8 +108,7 @@ class CertificateFile(db.Model):
     certificate_id: Mapped[int] = mapped_column(
         ForeignKey("certificate.id", ondelete="CASCADE"), index=True
     )
-    # Deferred: listing a certificate's files must not pull every PDF into memory.
-    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    # The PDF itself is a file in storage named by this hash (lms.accreditation.storage).
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int]
     template: Mapped[str] = mapped_column(String(80))
@@ -117,3 +116,17 @@ class CertificateFile(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     certificate: Mapped[Certificate] = relationship(back_populates="files")
+
+    @property
+    def path(self):
+        """Where the stored PDF lives (lms.accreditation.storage)."""
+        from lms.accreditation import storage
+
+        return storage.path_for(self.sha256)
+
+    @property
+    def pdf(self) -> bytes:
+        """The stored bytes, checked against the hash. Raises storage.StoredFileError."""
+        from lms.accreditation import storage
+
+        return storage.read_verified(self.sha256)

@@ -1,0 +1,95 @@
+"""Stored certificate PDFs: files on disk, named by their SHA-256.
+
+A rendering is written once to ``<storage>/<sha[:2]>/<sha>.pdf`` (the folder is
+``LMS_CERTIFICATE_STORAGE_DIR``, by default ``instance/certificates/``) and never
+changed: identical bytes share one file, and the name is the integrity check. The
+database keeps the hash and size (``CertificateFile``); reading a file checks the
+hash again, so a file changed on disk is never served as a certificate.
+
+Writes are atomic (a temporary file in the same folder, fsync, rename), so a
+killed process leaves either the whole file or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from flask import current_app
+
+
+class StoredFileError(RuntimeError):
+    """A stored PDF is missing or its bytes no longer match the recorded hash."""
+
+
+def storage_dir(config=None) -> Path:
+    """The folder PDFs are stored in (from the app's configuration)."""
+    config = config if config is not None else current_app.config
+    folder = config.get("LMS_CERTIFICATE_STORAGE_DIR") or str(
+        Path(current_app.instance_path) / "certificates"
+    )
+    return Path(folder)
+
+
+def path_for(sha256: str, root: Path | None = None) -> Path:
+    """Where the file with this hash lives. Raises ValueError for anything but a hex hash."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError("not a SHA-256 hex digest")
+    root = root if root is not None else storage_dir()
+    return root / sha256[:2] / f"{sha256}.pdf"
+
+
+def write(data: bytes, root: Path | None = None) -> tuple[str, Path]:
+    """Store ``data`` (once) and return its SHA-256 and path."""
+    digest = hashlib.sha256(data).hexdigest()
+    target = path_for(digest, root)
+    if target.is_file() and target.stat().st_size == len(data):
+        return digest, target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pdf")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o440)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return digest, target
+
+
+def read_verified(sha256: str, root: Path | None = None) -> bytes:
+    """The stored bytes, after checking them against the hash. Raises StoredFileError."""
+    target = path_for(sha256, root)
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError as exc:
+        raise StoredFileError(f"stored certificate file {target.name} is missing") from exc
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise StoredFileError(f"stored certificate file {target.name} does not match its hash")
+    return data
+
+
+def verify_file(sha256: str, size: int, root: Path | None = None) -> Path:
+    """Check the stored file without keeping it in memory; return its path.
+
+    Raises StoredFileError when it is missing, of the wrong size or changed.
+    """
+    target = path_for(sha256, root)
+    try:
+        actual_size = target.stat().st_size
+    except FileNotFoundError as exc:
+        raise StoredFileError(f"stored certificate file {target.name} is missing") from exc
+    if actual_size != size:
+        raise StoredFileError(f"stored certificate file {target.name} has the wrong size")
+    digest = hashlib.sha256()
+    with target.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 16), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != sha256:
+        raise StoredFileError(f"stored certificate file {target.name} does not match its hash")
+    return target
