@@ -27,6 +27,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "LMS_SECRET_KEY": ("SECRET_KEY", str),
     "LMS_COURSES_DIR": ("LMS_COURSES_DIR", str),
     "LMS_CERTIFICATES_DIR": ("LMS_CERTIFICATES_DIR", str),
+    "LMS_CERTIFICATE_STORAGE_DIR": ("LMS_CERTIFICATE_STORAGE_DIR", str),
     "LMS_VERIFY_LIMIT": ("LMS_VERIFY_LIMIT", str),
     "LMS_BASE_URL": ("LMS_BASE_URL", str),
     "LMS_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
@@ -48,6 +49,8 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "LMS_COURSES_DIR": str(PROJECT_ROOT / "courses"),
         "LMS_CERTIFICATES_DIR": str(PROJECT_ROOT / "certificates"),
+        # Issued PDFs, one file per rendering named by its SHA-256 (a shared volume in production).
+        "LMS_CERTIFICATE_STORAGE_DIR": str(instance_path / "certificates"),
         "LMS_BASE_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
