@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     lms.plugins.RegistryError if two activity types share a name.
     """
     config = dict(config or {})
-    instance_path = Path(config.pop("INSTANCE_PATH", PROJECT_ROOT / "instance"))
     app = Flask(
+    instance_path = Path(
+        config.pop("INSTANCE_PATH", None)
+        or os.environ.get("LMS_INSTANCE_PATH")
+        or PROJECT_ROOT / "instance"
+    )
         __name__,
         instance_path=str(instance_path),
         instance_relative_config=True,
@@ -38,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import lms.accounts.models
     import lms.accreditation.models
     import lms.feedback.models
+    import lms.jobs.models
     import lms.learning.models
     import lms.runs.models  # noqa: F401
     from lms.extensions import babel, csrf, db, limiter, migrate
@@ -54,6 +60,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     babel.init_app(app)
     _init_login(app)
 
+    from lms.jobs.services import init_app as init_jobs
+
+    # The queue for background jobs, and dispatching them after each commit.
+    init_jobs(app)
+
     from lms.catalogue.content import load_catalogue
     from lms.plugins import build_registry
 
@@ -69,6 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from lms.admin.routes import bp as admin_bp
     from lms.catalogue.routes import bp as catalogue_bp
     from lms.feedback.routes import bp as feedback_bp
+    from lms.jobs.routes import bp as jobs_bp
     from lms.learning.routes import bp as learning_bp
     from lms.review.routes import bp as review_bp
     from lms.runs.routes import bp as runs_bp
@@ -82,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(feedback_bp)
     app.register_blueprint(accreditation_bp)
     app.register_blueprint(verify_bp)
+    app.register_blueprint(jobs_bp)
     # Activity pages check CSRF themselves so an expired token keeps what was typed.
     # These pages check CSRF themselves and show what was entered again on failure.
     csrf.exempt("lms.learning.routes.activity")

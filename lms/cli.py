@@ -89,6 +89,7 @@ def register_cli(app: Flask) -> None:
     from lms.accreditation.cli import accreditation_cli, certificates_cli
     from lms.catalogue.cli import courses_cli
     from lms.demo.cli import demo_cli
+    from lms.jobs.cli import jobs_cli
 
     for group in (
         users_cli,
@@ -96,6 +97,7 @@ def register_cli(app: Flask) -> None:
         courses_cli,
         accreditation_cli,
         certificates_cli,
+        jobs_cli,
         demo_cli,
     ):
         if group.name not in lms_cli.commands:

@@ -40,6 +40,8 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "LMS_MAIL_FROM": ("LMS_MAIL_FROM", str),
     "LMS_DEMO_PASSWORD": ("LMS_DEMO_PASSWORD", str),
     "LMS_PASSWORD_TOKEN_HOURS": ("LMS_PASSWORD_TOKEN_HOURS", int),
+    "LMS_QUEUE_URL": ("LMS_QUEUE_URL", str),
+    "LMS_JOB_STALE_SECONDS": ("LMS_JOB_STALE_SECONDS", int),
 }
 
 
@@ -63,6 +65,10 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "LMS_MAIL_FROM": "training@localhost",
         "LMS_DEMO_PASSWORD": None,
         "LMS_PASSWORD_TOKEN_HOURS": 72,
+        # Background jobs: None means queue.db in the instance folder (immediate when TESTING).
+        "LMS_QUEUE_URL": None,
+        # A job running (or overdue in the queue) this long is recovered by the sweeper.
+        "LMS_JOB_STALE_SECONDS": 900,
         # argon2id parameters: RFC 9106's second recommended option. Tests lower them.
         "LMS_ARGON2_TIME_COST": 3,
         "LMS_ARGON2_MEMORY_COST": 65536,

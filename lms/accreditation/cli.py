@@ -47,7 +47,10 @@ def grant(email: str, course_slug: str, reason: str) -> None:
 
 @accreditation_cli.command("remind")
 def remind() -> None:
-    """Email holders and officers about certificates that lapse soon (run daily)."""
+    """Email holders and officers about certificates that lapse soon, now.
+
+    Workers do this every day by themselves; this is for running it by hand.
+    """
     sent = services.send_reminders()
     db.session.commit()
     click.echo(f"Sent reminders for {len(sent)} certificate(s).")
@@ -78,27 +81,81 @@ def write_pdf(number: str, output: Path) -> None:
 
 @certificates_cli.command("reissue")
 @click.option("--course", "course_slug", required=True, help="Course slug, e.g. rep.")
-def reissue(course_slug: str) -> None:
-    """Render a course's certificates again after a template change.
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    help="Show progress until the workers finish (default), or return at once.",
+)
+@click.option("--here", is_flag=True, help="Render in this process instead of in the workers.")
+@click.option(
+    "--chunk",
+    type=click.IntRange(1, 1000),
+    default=services.REISSUE_CHUNK,
+    show_default=True,
+    help="Certificates per job.",
+)
+def reissue(course_slug: str, wait: bool, here: bool, chunk: int) -> None:
+    """Render a course's certificates again after a template change, in background jobs.
 
     Each keeps its number and token; the new file becomes current and earlier
-    files are kept (and still verify as issued here).
+    files are kept (and still verify as issued here). The work is split into jobs
+    that all running workers share; progress is also shown at /admin/jobs.
     """
+    import time
+
+    from lms.jobs import services as jobs
+
     course = current_app.extensions["lms.courses"].get(course_slug)
     if course is None or course.certificate is None:
         raise click.ClickException(f"no course {course_slug!r} with certificates")
-    certificates = list(
-        db.session.scalars(
-            select(Certificate)
-            .where(Certificate.course_slug == course.slug)
-            .order_by(Certificate.id)
+    queue = jobs.queue()
+    if not here and wait and not queue.immediate and not queue.workers():
+        raise click.ClickException(
+            "no job worker is running: start one with `flask --app wsgi lms jobs worker`, "
+            "or use --here to render in this process (or --no-wait to leave it queued)"
         )
-    )
-    with click.progressbar(certificates, label=f"Re-issuing {course.slug} certificates") as bar:
-        for certificate in bar:
-            services.reissue(certificate, course.certificate.template)
-            db.session.commit()
-    click.echo(
-        f"Re-issued {len(certificates)} certificate(s) with template "
-        f"{course.certificate.template!r}."
-    )
+    batch = services.start_reissue(course, chunk=chunk)
+    db.session.commit()
+    batch_id, total = batch.id, batch.total
+    template = course.certificate.template
+    click.echo(f"Batch {batch_id}: {total} {course.slug} certificate(s) to re-issue.")
+    if not here and not wait:
+        click.echo("Queued. Follow it at /admin/jobs or with `flask --app wsgi lms jobs list`.")
+        return
+    seen = 0
+    with click.progressbar(length=total, label=f"Re-issuing {course.slug} certificates") as bar:
+        if here:
+            for job_id in jobs.batch_job_ids(batch):
+                jobs.run_here([job_id])
+                done = _batch_done(batch_id)
+                bar.update(done - seen)
+                seen = done
+        else:
+            try:
+                while True:
+                    progress = jobs.batch_progress([batch_id])[batch_id]
+                    db.session.rollback()  # a fresh snapshot at the next look
+                    done = progress.done + progress.failed
+                    bar.update(done - seen)
+                    seen = done
+                    if progress.is_finished:
+                        break
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                click.echo("\nStopped watching; the workers carry on (see /admin/jobs).")
+                raise click.Abort() from None
+    progress = jobs.batch_progress([batch_id])[batch_id]
+    click.echo(f"Re-issued {progress.done} certificate(s) with template {template!r}.")
+    if progress.failed:
+        raise click.ClickException(
+            f"{progress.failed} certificate(s) not re-issued: see "
+            "`flask --app wsgi lms jobs list --failed`"
+        )
+
+
+def _batch_done(batch_id: int) -> int:
+    from lms.jobs import services as jobs
+
+    progress = jobs.batch_progress([batch_id])[batch_id]
+    db.session.rollback()
+    return progress.done + progress.failed

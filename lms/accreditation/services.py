@@ -20,8 +20,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from lms import signals
 from lms.accounts.models import Role, RoleAssignment, User
@@ -39,6 +40,8 @@ from lms.db import utcnow
 from lms.errors import ServiceError
 from lms.extensions import db
 from lms.i18n import _
+from lms.jobs import services as jobs
+from lms.jobs.models import JobBatch
 from lms.learning import services as learning
 from lms.learning.models import Enrolment
 from lms.mail import send_mail
@@ -327,7 +330,11 @@ def certificate_for(user: User, course: Course) -> Certificate | None:
 
 
 def issue(record: Accreditation, course: Course) -> Certificate:
-    """Issue (once) the certificate for an accreditation, render it and store the PDF."""
+    """Issue (once) the certificate for an accreditation; its PDF is rendered by a job.
+
+    The "accreditation.render_certificate" job runs after the commit, so for a
+    moment the certificate has no current file (downloads say it is being prepared).
+    """
     if record.certificate is not None:
         return record.certificate
     user = record.user
@@ -371,7 +378,7 @@ def issue(record: Accreditation, course: Course) -> Certificate:
         certificate.number = new_number(course, now)
         with db.session.begin_nested():
             db.session.add(certificate)
-    _render_and_store(certificate)
+    jobs.enqueue("accreditation.render_certificate", certificate_id=certificate.id)
     log.info("Certificate %s issued", certificate.id)
     signals.certificate_issued.send(current_app._get_current_object(), certificate=certificate)
     return certificate
@@ -433,10 +440,109 @@ def _render_and_store(certificate: Certificate) -> CertificateFile:
 
 
 def reissue(certificate: Certificate, template: str | None = None) -> CertificateFile:
-    """Render again after a template change: a new file, the same number, history kept."""
+    """Render again now after a template change: a new file, the same number, history kept.
+
+    The bulk re-issue (:func:`start_reissue`) calls this from its jobs.
+    """
     if template:
         certificate.template = template
     return _render_and_store(certificate)
+
+
+REISSUE_CHUNK = 20
+
+
+def start_reissue(
+    course: Course, started_by: User | None = None, chunk: int = REISSUE_CHUNK
+) -> JobBatch:
+    """Re-render every certificate of ``course`` in background jobs of ``chunk`` certificates.
+
+    Returns the batch (flushed, not committed); its jobs reach the workers after the
+    commit and run in parallel, each certificate keeping its number and earlier files.
+    Raises AccreditationError for a course without certificates.
+    """
+    if course.certificate is None:
+        raise AccreditationError(_("This course does not lead to a certificate."), "course")
+    template = course.certificate.template
+    since = utcnow().isoformat()
+    ids = list(
+        db.session.scalars(
+            select(Certificate.id)
+            .where(Certificate.course_slug == course.slug)
+            .order_by(Certificate.id)
+        )
+    )
+    parts = [
+        (
+            {"certificate_ids": ids[i : i + chunk], "template": template, "since": since},
+            len(ids[i : i + chunk]),
+        )
+        for i in range(0, len(ids), max(1, chunk))
+    ]
+    return jobs.start_batch(
+        "certificates.reissue",
+        _(
+            "Re-issue %(course)s certificates with template %(template)s",
+            course=course.title,
+            template=template,
+        ),
+        "accreditation.reissue_certificates",
+        parts,
+        started_by_id=started_by.id if started_by else None,
+    )
+
+
+def _load_for_render(certificate_ids: list[int]) -> dict[int, Certificate]:
+    """Certificates with everything rendering reads, so that it needs no query."""
+    return {
+        c.id: c
+        for c in db.session.scalars(
+            select(Certificate)
+            .where(Certificate.id.in_(certificate_ids))
+            .options(selectinload(Certificate.files), selectinload(Certificate.accreditation))
+        )
+    }
+
+
+@jobs.task("accreditation.render_certificate", retries=3, priority=5)
+def render_certificate_job(certificate_id: int) -> None:
+    """Job: render a newly issued certificate, unless a file exists already (a repeat)."""
+    certificate = _load_for_render([certificate_id]).get(certificate_id)
+    if certificate is None or certificate.current_file is not None:
+        return
+    # End the read before rendering: SQLite then holds its write lock only for the store.
+    jobs.checkpoint()
+    _render_and_store(certificate)
+
+
+@jobs.task("accreditation.reissue_certificates", retries=3)
+def reissue_certificates_job(certificate_ids: list[int], template: str, since: str) -> None:
+    """Job: re-render part of a bulk re-issue, committing after each certificate.
+
+    A retry skips certificates re-rendered since the batch started (``since``), so a
+    repeated job does not render them twice.
+    """
+    since_at = datetime.fromisoformat(since)
+    certificates = _load_for_render(certificate_ids)
+    jobs.checkpoint()
+    for done, certificate_id in enumerate(certificate_ids, 1):
+        certificate = certificates.get(certificate_id)
+        if certificate is not None:
+            current = certificate.current_file
+            if current is None or current.created_at < since_at:
+                reissue(certificate, template)
+        jobs.progress(done)
+        jobs.checkpoint()
+
+
+@jobs.task("accreditation.send_reminders", retries=2)
+def send_reminders_job() -> None:
+    """Job (daily): expiry reminders; holders already reminded are skipped."""
+    sent = send_reminders()
+    log.info("Expiry reminders sent for %d certificate(s)", len(sent))
+
+
+jobs.daily("accreditation.send_reminders", hour=7)
 
 
 def status(certificate: Certificate, now: datetime | None = None) -> CertificateStatus:
@@ -485,33 +591,74 @@ def accreditations_of(user: User) -> list[Accreditation]:
     )
 
 
+_DEFAULT_REMINDER_DAYS = 60
+
+
+def _expiring_where(within_days: int | None, now: datetime):
+    """SQL condition: valid, and lapsing within its course's reminder window (or ``within_days``).
+
+    Courses are grouped by window, so the condition has one term per distinct window.
+    """
+    if within_days is not None:
+        window = Certificate.expires_at <= now + timedelta(days=within_days)
+    else:
+        slugs_by_days: dict[int, list[str]] = {}
+        for course in learning.catalogue():
+            days = course.certificate.reminder_days if course.certificate else None
+            slugs_by_days.setdefault(days or _DEFAULT_REMINDER_DAYS, []).append(course.slug)
+        known = [slug for slugs in slugs_by_days.values() for slug in slugs]
+        terms = [
+            and_(
+                Certificate.course_slug.in_(slugs),
+                Certificate.expires_at <= now + timedelta(days=days),
+            )
+            for days, slugs in slugs_by_days.items()
+        ]
+        # Certificates of courses no longer offered keep the default window.
+        terms.append(
+            and_(
+                Certificate.course_slug.not_in(known),
+                Certificate.expires_at <= now + timedelta(days=_DEFAULT_REMINDER_DAYS),
+            )
+        )
+        window = or_(*terms)
+    return and_(
+        Certificate.expires_at.is_not(None),
+        Certificate.revoked_at.is_(None),
+        Certificate.expires_at > now,
+        window,
+    )
+
+
 def expiring(within_days: int | None = None, now: datetime | None = None) -> list[Certificate]:
-    """Valid certificates that lapse within their course's reminder window (or ``within_days``)."""
+    """Valid certificates that lapse within their course's reminder window (or ``within_days``),
+    soonest first: one query, holders and accreditations loaded with it."""
     now = now or utcnow()
-    out = []
-    for certificate in db.session.scalars(
-        select(Certificate).where(
-            Certificate.expires_at.is_not(None), Certificate.revoked_at.is_(None)
+    return list(
+        db.session.scalars(
+            select(Certificate)
+            .where(_expiring_where(within_days, now))
+            .options(selectinload(Certificate.user), selectinload(Certificate.accreditation))
+            .order_by(Certificate.expires_at, Certificate.id)
         )
-    ):
-        course = learning.catalogue().get(certificate.course_slug)
-        days = (
-            within_days
-            if within_days is not None
-            else (course.certificate.reminder_days if course and course.certificate else 60)
-        )
-        if now < certificate.expires_at <= now + timedelta(days=days):
-            out.append(certificate)
-    return out
+    )
 
 
 def send_reminders(now: datetime | None = None) -> list[Certificate]:
-    """Prompt holders and their officers to re-accredit before certificates lapse (once each)."""
+    """Prompt holders and their officers to re-accredit before certificates lapse (once each).
+
+    The emails are jobs sent after the commit; runs daily as the
+    "accreditation.send_reminders" job, and by hand with ``lms accreditation remind``.
+    """
     now = now or utcnow()
     sent = []
-    for certificate in expiring(now=now):
-        if certificate.reminded_at is not None:
-            continue
+    officers: dict[int | None, list[User]] = {}
+    for certificate in db.session.scalars(
+        select(Certificate)
+        .where(_expiring_where(None, now), Certificate.reminded_at.is_(None))
+        .options(selectinload(Certificate.user), selectinload(Certificate.accreditation))
+        .order_by(Certificate.expires_at, Certificate.id)
+    ):
         when = format_day(certificate.expires_at)
         send_mail(
             certificate.user.email,
@@ -525,7 +672,9 @@ def send_reminders(now: datetime | None = None) -> list[Certificate]:
             ),
         )
         region_id = certificate.accreditation.region_id if certificate.accreditation else None
-        for officer in officers_for_region(region_id):
+        if region_id not in officers:
+            officers[region_id] = officers_for_region(region_id)
+        for officer in officers[region_id]:
             send_mail(
                 officer.email,
                 _("A certificate in your region expires on %(when)s", when=when),
