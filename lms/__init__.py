@@ -23,12 +23,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     lms.plugins.RegistryError if two activity types share a name.
     """
     config = dict(config or {})
-    app = Flask(
     instance_path = Path(
         config.pop("INSTANCE_PATH", None)
         or os.environ.get("LMS_INSTANCE_PATH")
         or PROJECT_ROOT / "instance"
     )
+    app = Flask(
         __name__,
         instance_path=str(instance_path),
         instance_relative_config=True,
