@@ -187,6 +187,10 @@ def dispatch_after_commit(job_id: int, *, priority: int = 0, delay: float = 0) -
 
 
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint was released (SQLAlchemy reports that as a commit too): the
+        # outer transaction, and so the job rows, are not committed yet.
+        return
     pending = session.info.pop(_PENDING, None)
     for app, job_id, priority, delay in pending or ():
         try:
@@ -337,7 +341,8 @@ def run_job(job_id: int, now: datetime | None = None) -> str:
         error = describe_error(exc)
         final = attempt >= max_attempts
         delay = 0 if final else retry_delay(attempt)
-        failed_at = utcnow()
+        # ``now`` may be given ahead of the clock (tests); the failure is not earlier.
+        failed_at = max(now, utcnow())
         log.warning(
             "Job %s (%s) failed on try %d of %d%s: %s",
             job_id,
@@ -382,6 +387,7 @@ def run_here(job_ids: Sequence[int], app: Flask | None = None) -> list[str]:
     """Run queued jobs in this process, one after another (no worker needed); returns outcomes.
 
     Each runs in a fresh app context. A job that a worker claims first is skipped.
+    The caller must have no transaction open (on SQLite it would hold the lock).
     """
     app = app or current_app._get_current_object()
     outcomes = []
