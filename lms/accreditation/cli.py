@@ -125,7 +125,9 @@ def reissue(course_slug: str, wait: bool, here: bool, chunk: int) -> None:
     seen = 0
     with click.progressbar(length=total, label=f"Re-issuing {course.slug} certificates") as bar:
         if here:
-            for job_id in jobs.batch_job_ids(batch):
+            job_ids = jobs.batch_job_ids(batch)
+            db.session.rollback()  # the jobs' own sessions must not wait for this one
+            for job_id in job_ids:
                 jobs.run_here([job_id])
                 done = _batch_done(batch_id)
                 bar.update(done - seen)

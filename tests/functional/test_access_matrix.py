@@ -30,6 +30,7 @@ from lms.accounts import services as accounts
 from lms.accreditation import services as accreditation
 from lms.accreditation.models import Accreditation, AccreditationStatus, CertificateFile
 from lms.extensions import db
+from lms.jobs.models import Job, JobBatch, JobStatus
 from lms.learning import services as learning
 from lms.learning.models import Attempt
 from lms.runs import services as runs
@@ -118,6 +119,7 @@ def run_data(world: dict[str, Any]) -> dict[str, Any]:
 
 
 RUN = frozenset({"run"})
+JOBS = frozenset({"jobs"})
 HIDDEN = dict.fromkeys(LOGGED_IN - {"trainee"}, 404)  # only the trainee has one
 
 ROUTES = [
@@ -484,6 +486,31 @@ ROUTES = [
         changes=True,
         needs=RUN,
     ),
+    # Background jobs: administrators only.
+    Route("jobs.index", "GET", "/admin/jobs", ADMIN),
+    Route("jobs.batches", "GET", "/admin/jobs/batches", ADMIN),
+    Route("jobs.batch", "GET", "/admin/jobs/batches/{batch_id}", ADMIN, needs=JOBS),
+    Route(
+        "jobs.batch_progress", "GET", "/admin/jobs/batches/{batch_id}/progress", ADMIN, needs=JOBS
+    ),
+    Route(
+        "jobs.retry",
+        "POST",
+        "/admin/jobs/{failed_job_id}/retry",
+        ADMIN,
+        ok=(303, "/admin/jobs"),
+        changes=True,
+        needs=JOBS,
+    ),
+    Route(
+        "jobs.reissue",
+        "POST",
+        "/admin/jobs/reissue",
+        ADMIN,
+        ok=(302, "/admin/jobs/batches/*"),
+        data={"course": "link-member"},
+        changes=True,
+    ),
 ]
 
 IGNORED_ENDPOINTS = {"static"}
@@ -525,6 +552,7 @@ def build_world(app: Flask, needs: frozenset[str] | set[str] = frozenset()) -> d
     ``attempt``: the trainee has sent a case study on that run for review.
     ``accreditation``: the trainee's rep accreditation waits for the officer.
     ``certificate``: the trainee holds a link member certificate (a real PDF).
+    ``jobs``: a failed job and a batch.
     """
     needs = set(needs)
     if "attempt" in needs:
@@ -588,6 +616,8 @@ def build_world(app: Flask, needs: frozenset[str] | set[str] = frozenset()) -> d
             world["accreditation_id"] = record.id
         if "certificate" in needs:
             certificate = accreditation.grant_prior(target, link_member, "Pilot course, 2017")
+            # The PDF is rendered by a job after the commit.
+            db.session.commit()
             world.update(
                 certificate_id=certificate.id,
                 number=certificate.number,
@@ -598,6 +628,20 @@ def build_world(app: Flask, needs: frozenset[str] | set[str] = frozenset()) -> d
                     )
                 ),
             )
+        if "jobs" in needs:
+            batch = JobBatch(kind="certificates.reissue", description="Re-issue", total=0)
+            db.session.add(batch)
+            failed = Job(
+                task="mail.send",
+                kwargs={"to": TARGET_EMAIL, "subject": "Hello", "body": "Hello"},
+                status=JobStatus.FAILED.value,
+                attempts=4,
+                max_attempts=4,
+                last_error="SMTPServerDisconnected: Connection unexpectedly closed",
+            )
+            db.session.add(failed)
+            db.session.flush()
+            world.update(batch_id=batch.id, failed_job_id=failed.id)
         db.session.commit()
 
     if "attempt" in needs:
