@@ -12,6 +12,7 @@ from sqlalchemy import select
 from lms.accounts.services import find_by_email
 from lms.accreditation import services
 from lms.accreditation.models import Certificate
+from lms.accreditation.storage import StoredFileError
 from lms.extensions import db
 
 accreditation_cli = AppGroup("accreditation", help="Record and manage accreditations.")
@@ -72,7 +73,11 @@ def write_pdf(number: str, output: Path) -> None:
     )
     if certificate is None or certificate.current_file is None:
         raise click.ClickException(f"no certificate {number}")
-    output.write_bytes(certificate.current_file.pdf)
+    try:
+        data = certificate.current_file.pdf
+    except StoredFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    output.write_bytes(data)
     click.echo(
         f"Wrote {output} ({certificate.current_file.size} bytes, "
         f"sha256 {certificate.current_file.sha256})."

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+import logging
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from lms.accounts.models import Role
 from lms.accreditation import register as register_data
-from lms.accreditation import services
+from lms.accreditation import services, storage
 from lms.accreditation.models import (
     Accreditation,
     Certificate,
@@ -23,6 +35,8 @@ from lms.pagination import page_args
 from lms.review.services import history
 from lms.runs import services as runs
 from lms.security import roles_required
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("accreditation", __name__)
 
@@ -71,6 +85,13 @@ def privacy():
 
 
 def _pdf_response(certificate: Certificate, download: bool = True) -> Response:
+    """Serve the current stored PDF (after the caller's access check).
+
+    The file is checked against its recorded SHA-256 before it is sent, so a file
+    changed on disk is never served; the hash is the ETag, so a conditional request
+    for the same rendering answers 304. While the rendering job has not yet run the
+    person gets a page saying the certificate is being prepared.
+    """
     stored = db.session.scalar(
         select(CertificateFile)
         .where(CertificateFile.certificate_id == certificate.id, CertificateFile.is_current)
@@ -78,12 +99,39 @@ def _pdf_response(certificate: Certificate, download: bool = True) -> Response:
         .limit(1)
     )
     if stored is None:
-        abort(404)
-    filename = f"{certificate.number}.pdf"
-    response = Response(stored.pdf, mimetype="application/pdf")
-    disposition = "attachment" if download else "inline"
-    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
-    response.headers["Content-Length"] = str(stored.size)
+        response = Response(
+            render_template("accreditation/preparing.html", certificate=certificate), 202
+        )
+        response.headers["Retry-After"] = "10"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    try:
+        path = storage.verify_file(stored.sha256, stored.size)
+    except storage.StoredFileError:
+        log.error("Certificate file %s cannot be served: missing or changed on disk", stored.id)
+        return Response(
+            render_template(
+                "errors/error.html",
+                status=500,
+                title=_("This certificate cannot be downloaded just now"),
+                message=_(
+                    "Its stored file could not be checked. The training office has been "
+                    "told; please try again later."
+                ),
+            ),
+            500,
+        )
+    response = send_file(
+        path,
+        mimetype="application/pdf",
+        as_attachment=download,
+        download_name=f"{certificate.number}.pdf",
+        conditional=True,
+        etag=stored.sha256,
+        last_modified=stored.created_at,
+        max_age=0,
+    )
+    # Personal data: never kept by a shared computer's browser or a proxy.
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-SHA256"] = stored.sha256
     return response
@@ -194,6 +242,21 @@ def register():
 def register_csv():
     filters = register_data.Filters.from_args(request.args)
     return csv_response(csv_text(register_data.csv_rows(current_user, filters)), "register.csv")
+
+
+@bp.get("/register/certificates")
+@roles_required(Role.OFFICER, Role.ADMIN)
+def certificates():
+    filters = register_data.CertificateFilters.from_args(request.args)
+    page, per_page = page_args()
+    return render_template(
+        "accreditation/certificates.html",
+        certificates=register_data.certificates_page(current_user, filters, page, per_page),
+        filters=filters,
+        statuses=register_data.CERTIFICATE_STATUSES,
+        course_options=[(c.slug, c.title) for c in learning.catalogue() if c.certificate],
+        now=services.utcnow(),
+    )
 
 
 @bp.post("/register/certificates/<int:certificate_id>/revoke")

@@ -369,6 +369,7 @@ ROUTES = [
         changes=True,
         needs=frozenset({"accreditation"}),
     ),
+    Route("accreditation.certificates", "GET", "/register/certificates", OFFICERS),
     Route(
         "accreditation.certificate",
         "GET",
@@ -623,10 +624,8 @@ def build_world(app: Flask, needs: frozenset[str] | set[str] = frozenset()) -> d
                 number=certificate.number,
                 cert_token=certificate.token,
                 pdf=db.session.scalar(
-                    select(CertificateFile.pdf).where(
-                        CertificateFile.certificate_id == certificate.id
-                    )
-                ),
+                    select(CertificateFile).where(CertificateFile.certificate_id == certificate.id)
+                ).pdf,
             )
         if "jobs" in needs:
             batch = JobBatch(kind="certificates.reissue", description="Re-issue", total=0)
