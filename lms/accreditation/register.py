@@ -385,3 +385,62 @@ def expiring(viewer: User, now: datetime | None = None, limit: int = 10) -> Page
             Accreditation.region_id.in_(region_ids)
         )
     return paginate(stmt, 1, limit, max_per_page=limit)
+
+
+CERTIFICATE_STATUSES = {
+    "valid": _l("Valid"),
+    "revoked": _l("Revoked"),
+    "expired": _l("Expired"),
+}
+
+
+@dataclass
+class CertificateFilters:
+    q: str = ""
+    status: str = ""
+    course: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> CertificateFilters:
+        status = args.get("status", "")
+        return cls(
+            q=" ".join((args.get("q") or "").split())[:100],
+            status=status if status in CERTIFICATE_STATUSES else "",
+            course=(args.get("course") or "").strip()[:80],
+        )
+
+
+def certificates_page(
+    viewer: User,
+    filters: CertificateFilters,
+    page: Any = 1,
+    per_page: Any = None,
+    now: datetime | None = None,
+) -> Page[Certificate]:
+    """One page of the certificates the viewer may see (their regions'; all for
+    administrators), newest first, searchable by number or holder: two queries."""
+    now = now or utcnow()
+    stmt = select(Certificate).order_by(Certificate.issued_at.desc())
+    if not viewer.has_role(Role.ADMIN):
+        region_ids = [r.id for r in viewer.officer_regions()]
+        stmt = stmt.join(Accreditation, Accreditation.id == Certificate.accreditation_id).where(
+            Accreditation.region_id.in_(region_ids)
+        )
+    if filters.q:
+        like = f"%{escape_like(filters.q.lower())}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Certificate.number).like(like, escape="\\"),
+                func.lower(Certificate.holder_name).like(like, escape="\\"),
+            )
+        )
+    if filters.course:
+        stmt = stmt.where(Certificate.course_slug == filters.course)
+    expired = and_(Certificate.expires_at.is_not(None), Certificate.expires_at <= now)
+    if filters.status == "revoked":
+        stmt = stmt.where(Certificate.revoked_at.is_not(None))
+    elif filters.status == "expired":
+        stmt = stmt.where(Certificate.revoked_at.is_(None), expired)
+    elif filters.status == "valid":
+        stmt = stmt.where(Certificate.revoked_at.is_(None), ~expired)
+    return paginate(stmt, page, per_page, default_per_page=REGISTER_PAGE_SIZE)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import selectinload
 from lms import signals
 from lms.accounts.models import Role, RoleAssignment, User
 from lms.accounts.services import external_url
-from lms.accreditation import pdf
+from lms.accreditation import pdf, storage
 from lms.accreditation.models import (
     Accreditation,
     AccreditationStatus,
@@ -421,15 +421,21 @@ def format_day(when: datetime) -> str:
 
 
 def _render_and_store(certificate: Certificate) -> CertificateFile:
+    """Render the certificate, write the PDF to storage and record it as the current file.
+
+    The file is written before the row is flushed: a row never points at a file that
+    does not exist. A rolled-back transaction can leave an unreferenced file behind,
+    which is harmless (files are named by their hash and never change).
+    """
     rendered = pdf.render(
         current_app.config["LMS_CERTIFICATES_DIR"], certificate.template, render_data(certificate)
     )
+    digest, _path = storage.write(rendered.data)
     for old in certificate.files:
         old.is_current = False
     stored = CertificateFile(
         certificate=certificate,
-        pdf=rendered.data,
-        sha256=rendered.sha256,
+        sha256=digest,
         size=len(rendered.data),
         template=rendered.template,
         is_current=True,
