@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, case, false, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import Role, User
@@ -186,6 +186,9 @@ def _queue_statement(reviewer: User, filters: QueueFilters) -> tuple[Select, Col
         .outerjoin(last_review, last_review.c.attempt_id == Attempt.id)
         .outerjoin(AttemptReview, AttemptReview.id == last_review.c.review_id)
         .where(Attempt.activity_type.in_(types), in_content)
+        # The trainee is in the row: keep them on the enrolment, or the page would load
+        # each one again (the row's User is dropped once the page is built).
+        .options(contains_eager(Enrolment.user))
     )
     run_on = (place_runs.c.user_id == Enrolment.user_id) & (
         place_runs.c.course_slug == Enrolment.course_slug
