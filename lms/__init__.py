@@ -12,8 +12,16 @@ from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from lms.config import PROJECT_ROOT, load_config
+from lms.db import dispatch as _dispatch
 
 log = logging.getLogger(__name__)
+
+
+class App(Flask):
+    """Flask, with views of SQLite read requests run through :func:`lms.db.dispatch`."""
+
+    def dispatch_request(self):  # noqa: D102
+        return _dispatch(super().dispatch_request)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -28,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         or os.environ.get("LMS_INSTANCE_PATH")
         or PROJECT_ROOT / "instance"
     )
-    app = Flask(
+    app = App(
         __name__,
         instance_path=str(instance_path),
         instance_relative_config=True,
@@ -38,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     instance_path.mkdir(parents=True, exist_ok=True)
     load_config(app, config)
     _init_logging(app)
+    _init_proxy(app)
 
     # Every model module is imported so the metadata (and migrations) see all tables.
     import lms.accounts.models
@@ -138,6 +147,24 @@ def _init_logging(app: Flask) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # WeasyPrint reports every rendering step at INFO.
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+    from lms.logs import install as redact_logs
+
+    # No secret token (verification, set-password links) in any log line.
+    redact_logs(app)
+
+
+def _init_proxy(app: Flask) -> None:
+    """Behind LMS_TRUSTED_PROXIES proxies, take the client's address and scheme from them.
+
+    ProxyFix trusts the last N entries of X-Forwarded-For / X-Forwarded-Proto, so
+    rate limits count real clients and links say https. Never set it without a proxy
+    in front that overwrites those headers: clients could then choose their address.
+    """
+    proxies = int(app.config.get("LMS_TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _init_login(app: Flask) -> None:
@@ -163,13 +190,22 @@ def _init_login(app: Flask) -> None:
 
 
 def _init_transactions(app: Flask) -> None:
-    """One commit at the end of each successful request; rollback otherwise."""
+    """One commit at the end of each successful request; rollback otherwise.
+
+    On SQLite, GET requests read in deferred transactions and their few writes run
+    after this commit (see :func:`lms.db.configure_sqlite`).
+    """
+    from lms.db import init_app as init_read_requests
+    from lms.db import run_deferred_writes
     from lms.extensions import db
+
+    init_read_requests(app)
 
     @app.after_request
     def commit(response):
         if response.status_code < 400:
             db.session.commit()
+            run_deferred_writes()
         else:
             db.session.rollback()
         return response

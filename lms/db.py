@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -70,13 +75,41 @@ class TimestampMixin:
 
 
 def configure_sqlite(engine) -> None:
-    """Make SQLite transactions behave like PostgreSQL's.
+    """Make SQLite transactions behave like PostgreSQL's, and let reads run beside a write.
 
     The sqlite3 driver starts transactions late and commits on RELEASE SAVEPOINT,
     which breaks nested transactions (``begin_nested``): SQLAlchemy's documented
     recipe is to switch the driver's handling off and emit BEGIN ourselves. WAL
-    lets readers work while one request writes; the busy timeout makes writers wait
-    their turn instead of failing.
+    lets readers work while one connection writes; the busy timeout makes writers
+    wait their turn instead of failing.
+
+    Which BEGIN:
+
+    - ``BEGIN IMMEDIATE`` (takes the one write lock at once, waiting up to the busy
+      timeout) for every transaction that may write: requests with unsafe methods
+      (POST, PUT, PATCH, DELETE), CLI commands, jobs, anything outside a request.
+      The lock is what keeps places on runs (``runs.services.lock_run``), one
+      certificate per person and course, and progress rows (``with_for_update``,
+      a no-op on SQLite) safe: each such transaction sees the data as its
+      predecessor committed it.
+    - plain deferred ``BEGIN`` for GET, HEAD and OPTIONS requests (see
+      :func:`init_app`), so page views never queue behind the lock nor hold it.
+
+    The catch: under WAL a deferred transaction that has read and then writes fails
+    at once with SQLITE_BUSY (or SQLITE_BUSY_SNAPSHOT if someone wrote meanwhile);
+    the busy timeout does not help, since waiting could not make its snapshot
+    current. So a read request must not write in its own transaction:
+
+    - writes a page view makes on purpose (where a trainee left off) go through
+      :func:`defer_write`: they run after the page's transaction has committed, in
+      a short ``BEGIN IMMEDIATE`` transaction of their own that waits its turn;
+    - any other write in a read request is a mistake caught twice: it is logged as a
+      warning naming the endpoint, and if it does hit the lock, :func:`dispatch`
+      rolls the request back and runs the view once more in a write transaction
+      (GET views must be safe to repeat anyway).
+
+    PostgreSQL is not affected: its transactions take no lock to read, and row
+    locks (``SELECT ... FOR UPDATE``, the run's UPDATE) make writers wait.
     """
     from sqlalchemy import event
 
@@ -91,9 +124,161 @@ def configure_sqlite(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        # Every transaction takes the write lock when it starts. Under WAL a read
-        # transaction that later wants to write fails at once if someone else wrote
-        # meanwhile (even page views write, e.g. where a trainee left off), instead of
-        # waiting its turn. Transactions are short, so queueing them costs little on
-        # the one machine SQLite serves; PostgreSQL is for deployments.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = is_read_request()
+        conn.info[_DEFERRED_TX] = reading
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_execute(conn, _cursor, statement, _params, _context, _executemany):
+        if conn.info.get(_DEFERRED_TX) and statement.lstrip()[:6].upper() in _WRITE_VERBS:
+            _warn_write_in_read()
+
+
+# --- Read requests on SQLite ---------------------------------------------------------
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WRITE_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "REPLAC"})
+_DEFERRED_TX = "lms.deferred_tx"
+_READING = "_lms_reading"
+_DEFERRED_WRITES = "_lms_deferred_writes"
+_warned: set[str] = set()
+
+
+def init_app(app) -> None:
+    """On SQLite, start safe requests' transactions deferred (read-only): see configure_sqlite.
+
+    The mark is set on ``g`` when the request starts, before any hook touches the
+    database, so it covers the whole request's app context and nothing else (a job
+    run in a fresh app context writes as usual).
+    """
+    from flask import request_started
+
+    from lms.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            return
+    request_started.connect(_mark_request, app, weak=False)
+    app.teardown_request(_unmark_request)
+
+
+def _mark_request(_sender, **_extra) -> None:
+    from flask import g, request
+
+    setattr(g, _READING, request.method in SAFE_METHODS)
+
+
+def _unmark_request(_exc) -> None:
+    # A request may share the app context of the code around it (a test, a script).
+    from flask import g
+
+    g.pop(_READING, None)
+    g.pop(_DEFERRED_WRITES, None)
+
+
+def is_read_request() -> bool:
+    """Whether new transactions in this app context start deferred (a SQLite read request)."""
+    from flask import g, has_app_context
+
+    return has_app_context() and g.get(_READING, False)
+
+
+def defer_write(write: Callable[[], object]) -> None:
+    """Run ``write()`` (which flushes, never commits) where it cannot fail under contention.
+
+    In a SQLite read request it runs after the request's transaction committed, in
+    a ``BEGIN IMMEDIATE`` transaction of its own (:func:`run_deferred_writes`); it
+    does not run if the request fails (status 400 or more). Anywhere else (a write
+    request, PostgreSQL, a command, a job) it runs now, in the current transaction.
+    ``write`` must not rely on objects loaded by the page: give it ids.
+    """
+    from flask import g
+
+    if is_read_request():
+        g.setdefault(_DEFERRED_WRITES, []).append(write)
+    else:
+        write()
+
+
+def run_deferred_writes() -> None:
+    """Run and commit the writes a read request deferred; call after its commit.
+
+    They are bookkeeping a page can live without (where someone left off), so a
+    failure (e.g. the lock held past the busy timeout) is logged and rolled back,
+    and the page is still served.
+    """
+    from flask import g
+
+    from lms.extensions import db
+
+    pending = g.pop(_DEFERRED_WRITES, None)
+    if not pending:
+        return
+    setattr(g, _READING, False)
+    try:
+        for write in pending:
+            write()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("A write deferred by a page view failed; the page was served")
+    finally:
+        # Whatever touches the database later in this request only reads again.
+        setattr(g, _READING, True)
+
+
+def dispatch(view: Callable[[], Any]) -> Any:
+    """Call ``view()``; in a SQLite read request, run it again as a write if it had to write.
+
+    Pending changes are flushed before returning, so a write that would otherwise
+    wait for the commit after the response is made also meets the lock here. On
+    SQLITE_BUSY the transaction is rolled back, flashed messages are put back as
+    they were, and the view runs once more with ``BEGIN IMMEDIATE`` transactions.
+    Other errors, and a second failure, propagate.
+    """
+    if not is_read_request():
+        return view()
+    from flask import g, request, session
+    from sqlalchemy.exc import OperationalError
+
+    from lms.extensions import db
+
+    flashes = list(session.get("_flashes", ()))
+    try:
+        result = view()
+        if db.session.new or db.session.dirty or db.session.deleted:
+            db.session.flush()
+        return result
+    except OperationalError as exc:
+        if not _is_busy(exc):
+            raise
+    db.session.rollback()
+    g.pop(_DEFERRED_WRITES, None)
+    # Put flashed messages back as they were (touching the session only if they changed,
+    # so a retried page sends no new cookie).
+    if flashes:
+        session["_flashes"] = flashes
+    elif "_flashes" in session:
+        session.pop("_flashes")
+    log.warning(
+        "%s %s wrote in its read transaction and met the write lock; running it again as a write",
+        request.method,
+        request.endpoint,
+    )
+    setattr(g, _READING, False)
+    return view()
+
+
+def _is_busy(exc: Exception) -> bool:
+    # SQLITE_BUSY and its extended codes (BUSY_SNAPSHOT = 517, BUSY_RECOVERY = 261).
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == 5
+
+
+def _warn_write_in_read() -> None:
+    from flask import has_request_context, request
+
+    where = f"{request.method} {request.endpoint}" if has_request_context() else "?"
+    if where not in _warned:
+        _warned.add(where)
+        log.warning("%s writes in its read transaction: use lms.db.defer_write, or a POST", where)

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms import signals
 from lms.accounts.models import User
 from lms.catalogue.content import Activity, Catalogue, Course
-from lms.db import utcnow
+from lms.db import defer_write, utcnow
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning.models import ActivityProgress, Attempt, AttemptReview, Enrolment
@@ -209,9 +209,22 @@ def resume_activity(enrolment: Enrolment, course: Course) -> Activity:
 
 
 def record_visit(enrolment: Enrolment, activity: Activity) -> None:
-    enrolment.last_activity_key = activity.key
-    enrolment.last_visited_at = utcnow()
-    db.session.flush()
+    """Remember that the trainee is at ``activity`` (where "Continue" takes them).
+
+    A write made by a page view: on SQLite it runs after the page's read transaction
+    committed, in a short write transaction of its own (:func:`lms.db.defer_write`),
+    so it waits its turn for the lock instead of failing, and the page never holds it.
+    """
+    enrolment_id, key = enrolment.id, activity.key
+
+    def write() -> None:
+        db.session.execute(
+            update(Enrolment)
+            .where(Enrolment.id == enrolment_id)
+            .values(last_activity_key=key, last_visited_at=utcnow())
+        )
+
+    defer_write(write)
 
 
 def _progress_row(enrolment: Enrolment, activity: Activity) -> ActivityProgress:
