@@ -17,8 +17,14 @@ def _parser() -> MarkdownIt:
     )
 
 
+@lru_cache(maxsize=4096)
 def render_markdown(text: str) -> Markup:
-    """Render trusted-format, untrusted-content Markdown to safe HTML."""
+    """Render trusted-format, untrusted-content Markdown to safe HTML.
+
+    Course text (quiz explanations, case-study scenarios, feedback intros) is asked
+    for on every page view; the same text always gives the same HTML, so each text
+    is rendered once per process and kept (bounded: course content, not user input).
+    """
     return Markup(_parser().render(text))  # noqa: S704 - markdown-it escapes all text, html=False
 
 

@@ -17,6 +17,7 @@ from flask import Blueprint, current_app, jsonify, render_template, request, url
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
+from lms.accounts.models import User
 from lms.accreditation.models import Certificate, CertificateFile
 from lms.accreditation.services import local_day
 from lms.db import utcnow
@@ -88,27 +89,58 @@ def facts(certificate: Certificate, show_name: bool, now: datetime | None = None
     }
 
 
-def _by_token(token: str) -> Certificate | None:
+def _lookup(condition) -> tuple[Certificate | None, bool]:
+    """The certificate matching ``condition`` and whether its holder lets their name show.
+
+    One query: the holder's consent comes with the certificate rather than loading
+    the whole account afterwards (verification is public and asked for often).
+    """
+    row = db.session.execute(
+        select(Certificate, User.is_name_public)
+        .outerjoin(User, User.id == Certificate.user_id)
+        .where(condition)
+    ).first()
+    if row is None:
+        return None, False
+    return row[0], bool(row[1])
+
+
+def _by_token(token: str) -> tuple[Certificate | None, bool]:
     if not token or len(token) > 100:
-        return None
-    return db.session.scalar(select(Certificate).where(Certificate.token == token))
+        return None, False
+    return _lookup(Certificate.token == token)
+
+
+def _name_is_public(certificate: Certificate) -> bool:
+    return bool(
+        db.session.scalar(select(User.is_name_public).where(User.id == certificate.user_id))
+    )
 
 
 def _failed(kind: str) -> None:
     log.info("Certificate lookup found nothing (%s)", kind)
 
 
-def _show_name(certificate: Certificate, surname: str) -> tuple[bool, bool | None]:
+def _show_name(
+    certificate: Certificate, surname: str, public: bool | None = None
+) -> tuple[bool, bool | None]:
     """(show the name?, did a typed surname match? None when none was typed)."""
     matched = surname_matches(certificate.holder_name, surname) if surname else None
-    public = bool(certificate.user and certificate.user.is_name_public)
+    if public is None:
+        public = _name_is_public(certificate)
     return public or bool(matched), matched
 
 
-def _result(certificate: Certificate | None, surname: str = "", how: str = "", **extra: Any):
+def _result(
+    certificate: Certificate | None,
+    surname: str = "",
+    how: str = "",
+    public: bool | None = None,
+    **extra: Any,
+):
     if certificate is None:
         return render_template("verify/result.html", found=False, how=how, **extra), 404
-    show, matched = _show_name(certificate, surname)
+    show, matched = _show_name(certificate, surname, public)
     return render_template(
         "verify/result.html",
         found=True,
@@ -145,12 +177,12 @@ def by_number():
         return render_template(
             "verify/index.html", form=form, number=number, surname=surname, errors=errors
         ), 422
-    certificate = db.session.scalar(select(Certificate).where(Certificate.number == number))
+    certificate, public = _lookup(Certificate.number == number)
     if certificate is None or not surname_matches(certificate.holder_name, surname):
         # Same answer for a wrong number and a wrong surname: the number alone proves nothing.
         _failed("number and surname")
         return _result(None, how="number", number=number, surname=surname)
-    return _result(certificate, surname, how="number")
+    return _result(certificate, surname, how="number", public=public)
 
 
 @bp.post("/verify/file")
@@ -186,24 +218,23 @@ def by_file():
 @bp.route("/verify/<token>", methods=["GET", "POST"])
 @limiter.limit(_limit)
 def by_token(token: str):
-    certificate = _by_token(token)
+    certificate, public = _by_token(token)
     if certificate is None:
         _failed("link")
         return _result(None, how="link")
     surname = ""
     if request.method == "POST" and FlaskForm().validate_on_submit():
         surname = (request.form.get("surname") or "").strip()[:MAX_SURNAME]
-    return _result(certificate, surname, how="link")
+    return _result(certificate, surname, how="link", public=public)
 
 
 @bp.get("/api/v1/certificates/<token>")
 @limiter.limit(_limit)
 def api_certificate(token: str):
-    certificate = _by_token(token)
+    certificate, public = _by_token(token)
     if certificate is None:
         _failed("api")
         return jsonify({"status": "not_found"}), 404
-    public = bool(certificate.user and certificate.user.is_name_public)
     response = jsonify(facts(certificate, public))
     response.headers["Cache-Control"] = "no-store"
     return response

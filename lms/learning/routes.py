@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import (
     Blueprint,
     abort,
@@ -19,6 +21,7 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms.validators import ValidationError
 
 from lms.catalogue.content import Activity, Course
+from lms.db import utcnow
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services
@@ -48,7 +51,6 @@ def dashboard():
     enrolled = {r["course"].slug for r in rows}
     suggestions = [c for c in cat if c.slug not in enrolled]
     from lms.accreditation.services import accreditations_of, certificates_of
-    from lms.db import utcnow
     from lms.review.services import outcomes_for
     from lms.runs.services import places_for_user
 
@@ -94,8 +96,11 @@ def _context(
     enrolment: Enrolment,
     rejected: SubmissionRejected | None = None,
     just_submitted: bool = False,
+    progress: dict | None = None,
 ) -> ActivityContext:
-    row = services.progress_map(enrolment).get(activity.key)
+    if progress is None:
+        progress = services.progress_map(enrolment)
+    row = progress.get(activity.key)
     return ActivityContext(
         course=course,
         module=course.module_of(activity),
@@ -120,10 +125,23 @@ def _extra(course: Course, activity: Activity) -> dict:
     return extra
 
 
-def _render_page(course, activity, enrolment, ctx, status=200):
+def _activity_urls(course: Course) -> dict[str, str]:
+    """The address of each of the course's activities, for the contents list.
+
+    One ``url_for`` and string joins rather than one ``url_for`` per activity (a
+    course has dozens): keys are validated slugs, so they need no quoting.
+    """
+    marker = "__activity_key__"
+    template = url_for("learning.activity", slug=course.slug, key=marker)
+    head, _sep, tail = template.partition(marker)
+    return {a.key: f"{head}{a.key}{tail}" for a in course.activities}
+
+
+def _render_page(course, activity, enrolment, ctx, status=200, progress=None):
     activity_type = services.registry()[activity.type]
     previous, following = course.neighbours(activity.key)
-    progress = services.progress_map(enrolment)
+    if progress is None:
+        progress = services.progress_map(enrolment)
     return (
         render_template(
             "learning/activity.html",
@@ -139,6 +157,7 @@ def _render_page(course, activity, enrolment, ctx, status=200):
             course_progress=services.course_progress(enrolment, course),
             enrolment=enrolment,
             registry=services.registry(),
+            activity_urls=_activity_urls(course),
         ),
         status,
     )
@@ -197,9 +216,33 @@ def activity(slug: str, key: str):
                 return redirect(url_for("learning.activity", slug=slug, key=following.key))
         return redirect(url_for("learning.activity", slug=slug, key=key, result=1))
 
-    services.record_visit(enrolment, activity)
-    ctx = _context(course, activity, enrolment, just_submitted=request.args.get("result") == "1")
-    return _render_page(course, activity, enrolment, ctx)
+    if _visit_is_news(enrolment, activity):
+        services.record_visit(enrolment, activity)
+    progress = services.progress_map(enrolment)
+    ctx = _context(
+        course,
+        activity,
+        enrolment,
+        just_submitted=request.args.get("result") == "1",
+        progress=progress,
+    )
+    return _render_page(course, activity, enrolment, ctx, progress=progress)
+
+
+#: A page seen again within this time is not written down again (where "Continue"
+#: goes is the same either way; the time only says roughly when someone was last here).
+VISIT_REFRESH = timedelta(minutes=5)
+
+
+def _visit_is_news(enrolment: Enrolment, activity: Activity) -> bool:
+    """Whether this page view changes where the trainee is: another page, or a while ago.
+
+    Reloading the page one is on (or coming back to it within minutes) would
+    otherwise cost a write transaction on every view.
+    """
+    if enrolment.last_activity_key != activity.key or enrolment.last_visited_at is None:
+        return True
+    return utcnow() - enrolment.last_visited_at >= VISIT_REFRESH
 
 
 def _single(values: list[str]) -> str | list[str]:
