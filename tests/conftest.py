@@ -23,6 +23,21 @@ BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("LMS_TEST_DATABASE_URL
 CSRF_RE = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
 
+class BufferedClient(FlaskClient):
+    """The test client, reading every response whole and closing it (as a browser would).
+
+    Files served with ``send_file`` (certificate PDFs) are then closed when the
+    response is read, instead of being left to the garbage collector.
+    """
+
+    def open(self, *args, buffered: bool = True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
+# Every app made in the tests (the session's and app_with's) uses it.
+Flask.test_client_class = BufferedClient
+
+
 def base_config(database_url: str, instance: Path) -> dict:
     return {
         "TESTING": True,
@@ -202,6 +217,8 @@ def app_with(app: Flask, tmp_path):
         other = create_app(
             {
                 **base_config(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "instance2"),
+                # Stored PDFs go with the database they are recorded in.
+                "LMS_CERTIFICATE_STORAGE_DIR": app.config["LMS_CERTIFICATE_STORAGE_DIR"],
                 **overrides,
             }
         )

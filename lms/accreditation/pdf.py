@@ -18,6 +18,7 @@ re-issue after a design change uses the new design without a restart.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import mimetypes
@@ -146,6 +147,9 @@ class _Renderer:
 
 _renderers: dict[tuple[str, str], _Renderer] = {}
 _renderers_lock = threading.Lock()
+# Dropped before the interpreter tears modules down, so WeasyPrint's font configurations
+# are freed while the libraries they call are still there.
+atexit.register(_renderers.clear)
 
 
 def _build(folder: Path, fonts: Path, signature: tuple) -> _Renderer:

@@ -22,6 +22,7 @@ from lms.db import utcnow
 from lms.extensions import db
 from lms.learning import services as learning
 from tests.conftest import csrf_from, get_csrf, login
+from tests.functional.accreditation_helpers import write_plain_templates
 
 FORMULA = "=cmd|' /C calc'!A0"
 CSV_HEADER = [
@@ -156,14 +157,9 @@ def plain_certificates(app_with, tmp_path):
     Issuing still goes through the real services and WeasyPrint; only the page is
     simpler, so that setting up many certificates stays quick.
     """
-    for name in ("rep", "link-member"):
-        folder = tmp_path / "plain-certificates" / name
-        folder.mkdir(parents=True)
-        (folder / "template.html").write_text(
-            '<html lang="en"><head><title>{{ number }}</title></head>'
-            "<body><p>{{ number }}</p><p>{{ officer }}</p></body></html>",
-            encoding="utf-8",
-        )
+    write_plain_templates(
+        tmp_path / "plain-certificates", "<p>{{ number }}</p><p>{{ officer }}</p>"
+    )
     return app_with(LMS_CERTIFICATES_DIR=str(tmp_path / "plain-certificates"))
 
 

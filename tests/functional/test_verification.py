@@ -33,7 +33,7 @@ from lms.config import defaults
 from lms.db import utcnow
 from lms.extensions import db
 from tests.conftest import csrf_from, get_csrf, login, region
-from tests.functional.accreditation_helpers import grant
+from tests.functional.accreditation_helpers import grant, write_plain_templates
 
 NAME = "Siân Wyn Pritchard"
 EMAIL = "swp.member@example.org"
@@ -165,14 +165,7 @@ def plain_certificates(app_with, tmp_path):
     Issuing still goes through the real services and WeasyPrint; only the page is
     simpler, so that tests issuing many certificates stay quick.
     """
-    for name in ("rep", "link-member"):
-        folder = tmp_path / "plain-certificates" / name
-        folder.mkdir(parents=True)
-        (folder / "template.html").write_text(
-            '<html lang="en"><head><title>{{ number }}</title></head>'
-            "<body><p>{{ number }}</p></body></html>",
-            encoding="utf-8",
-        )
+    write_plain_templates(tmp_path / "plain-certificates", "<p>{{ number }}</p>")
     return app_with(LMS_CERTIFICATES_DIR=str(tmp_path / "plain-certificates"))
 
 
