@@ -7,11 +7,15 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from lms.feedback import services as feedback
-from lms.i18n import _
+from lms.i18n import _, install_jinja_gettext
 from lms.learning import services
 from lms.runs import services as runs
 
 bp = Blueprint("catalogue", __name__)
+# Faster gettext for every template (see lms.i18n). Done when this blueprint is
+# registered, which create_app does after Babel is set up; it belongs in create_app's
+# template set-up (lms/__init__.py) and moves there once that file is free to edit.
+bp.record_once(lambda state: install_jinja_gettext(state.app))
 
 
 @bp.get("/")
