@@ -40,3 +40,6 @@ def install_jinja_gettext(app: Flask) -> None:
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
         newstyle=True,
     )
+    # ``_`` straight to gettext rather than through Jinja's alias, which looks it up
+    # again by name on each call.
+    app.jinja_env.globals["_"] = app.jinja_env.globals["gettext"]

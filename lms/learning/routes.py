@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from functools import cached_property
 
 from flask import (
     Blueprint,
@@ -36,7 +38,9 @@ bp = Blueprint("learning", __name__)
 def dashboard():
     cat = services.catalogue()
     rows = []
-    for enrolment in services.enrolments_for(current_user):
+    enrolments = services.enrolments_for(current_user)
+    done = services.completed_keys(enrolments)
+    for enrolment in enrolments:
         course = cat.get(enrolment.course_slug)
         if course is None:
             continue
@@ -44,8 +48,8 @@ def dashboard():
             {
                 "enrolment": enrolment,
                 "course": course,
-                "progress": services.course_progress(enrolment, course),
-                "resume": services.resume_activity(enrolment, course),
+                "progress": services.course_progress(enrolment, course, done[enrolment.id]),
+                "resume": services.resume_activity(enrolment, course, done[enrolment.id]),
             }
         )
     enrolled = {r["course"].slug for r in rows}
@@ -59,7 +63,7 @@ def dashboard():
         rows=rows,
         suggestions=suggestions,
         places=places_for_user(current_user),
-        outcomes=outcomes_for(current_user),
+        outcomes=outcomes_for(current_user, enrolments),
         catalogue=cat,
         certificates=certificates_of(current_user),
         accreditations=[a for a in accreditations_of(current_user) if a.status != "accredited"],
@@ -106,7 +110,7 @@ def _context(
         module=course.module_of(activity),
         activity=activity,
         progress=services.progress_view(row),
-        attempts=services.attempts_for(enrolment, activity),
+        attempts=_Attempts(enrolment, activity),
         form_action=url_for("learning.activity", slug=course.slug, key=activity.key),
         csrf_token=generate_csrf(),
         render_template=render_template,
@@ -115,6 +119,36 @@ def _context(
         just_submitted=just_submitted,
         extra=_extra(course, activity),
     )
+
+
+class _Attempts(Sequence):
+    """The person's attempts at an activity, read when a page first asks for them.
+
+    A reading page never shows attempts; reading them (and their reviews) on every
+    view cost two queries. Behaves as the list :func:`services.attempts_for` gives.
+    """
+
+    def __init__(self, enrolment: Enrolment, activity: Activity) -> None:
+        self._enrolment = enrolment
+        self._activity = activity
+
+    @cached_property
+    def _items(self) -> list:
+        return services.attempts_for(self._enrolment, self._activity)
+
+    def __getitem__(self, index):
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment] - a list is not hashable either
+
+    def __repr__(self) -> str:
+        return repr(self._items)
 
 
 def _extra(course: Course, activity: Activity) -> dict:
@@ -142,6 +176,7 @@ def _render_page(course, activity, enrolment, ctx, status=200, progress=None):
     previous, following = course.neighbours(activity.key)
     if progress is None:
         progress = services.progress_map(enrolment)
+    done_keys = {key for key, row in progress.items() if row.is_complete}
     return (
         render_template(
             "learning/activity.html",
@@ -154,7 +189,8 @@ def _render_page(course, activity, enrolment, ctx, status=200, progress=None):
             previous=previous,
             following=following,
             progress=progress,
-            course_progress=services.course_progress(enrolment, course),
+            course_progress=services.course_progress(enrolment, course, done_keys),
+            done_keys=done_keys,
             enrolment=enrolment,
             registry=services.registry(),
             activity_urls=_activity_urls(course),

@@ -321,14 +321,16 @@ def record_review(
     return review
 
 
-def outcomes_for(user: User) -> list[dict]:
+def outcomes_for(user: User, enrolments: list | None = None) -> list[dict]:
     """The trainee's reviewed work for their dashboard: latest decision and comments.
 
-    Three queries whatever the number of courses: enrolments, latest attempts, reviews.
+    Three queries whatever the number of courses: enrolments (none when the caller
+    has them already), latest attempts, reviews. The attempts' answers are not read.
     """
     out = []
     catalogue = learning.catalogue()
-    enrolments = learning.enrolments_for(user)
+    if enrolments is None:
+        enrolments = learning.enrolments_for(user)
     types = _reviewed_types()
     if not enrolments or not types:
         return out
@@ -347,8 +349,8 @@ def outcomes_for(user: User) -> list[dict]:
     )
     latest = {
         (a.enrolment_id, a.activity_key): a
-        for a in db.session.scalars(
-            select(Attempt).join(
+        for a in db.session.execute(
+            select(Attempt.id, Attempt.enrolment_id, Attempt.activity_key, Attempt.number).join(
                 newest,
                 (newest.c.enrolment_id == Attempt.enrolment_id)
                 & (newest.c.activity_key == Attempt.activity_key)
