@@ -114,11 +114,12 @@ def configure_sqlite(engine) -> None:
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record):
+    def _connect(dbapi_connection, record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        record.info[_BUSY_TIMEOUT] = BUSY_TIMEOUT_MS
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
@@ -126,6 +127,12 @@ def configure_sqlite(engine) -> None:
     def _begin(conn):
         reading = is_read_request()
         conn.info[_DEFERRED_TX] = reading
+        # A page's deferred write waits less for the lock than other writes: the page
+        # is already made, and losing where someone left off is better than a stall.
+        wanted = DEFERRED_WRITE_BUSY_MS if _in_deferred_write() else BUSY_TIMEOUT_MS
+        if conn.info.get(_BUSY_TIMEOUT) != wanted:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={wanted}")
+            conn.info[_BUSY_TIMEOUT] = wanted
         conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     @event.listens_for(engine, "before_cursor_execute")
@@ -137,6 +144,12 @@ def configure_sqlite(engine) -> None:
 # --- Read requests on SQLite ---------------------------------------------------------
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: How long a write waits for SQLite's write lock before failing with SQLITE_BUSY.
+BUSY_TIMEOUT_MS = 15_000
+#: The same for the writes a page view deferred (see run_deferred_writes).
+DEFERRED_WRITE_BUSY_MS = 2_000
+_BUSY_TIMEOUT = "lms.busy_timeout"
+_IN_DEFERRED_WRITE = "_lms_in_deferred_write"
 _WRITE_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "REPLAC"})
 _DEFERRED_TX = "lms.deferred_tx"
 _READING = "_lms_reading"
@@ -183,6 +196,12 @@ def is_read_request() -> bool:
     return has_app_context() and g.get(_READING, False)
 
 
+def _in_deferred_write() -> bool:
+    from flask import g, has_app_context
+
+    return has_app_context() and g.get(_IN_DEFERRED_WRITE, False)
+
+
 def defer_write(write: Callable[[], object]) -> None:
     """Run ``write()`` (which flushes, never commits) where it cannot fail under contention.
 
@@ -203,9 +222,9 @@ def defer_write(write: Callable[[], object]) -> None:
 def run_deferred_writes() -> None:
     """Run and commit the writes a read request deferred; call after its commit.
 
-    They are bookkeeping a page can live without (where someone left off), so a
-    failure (e.g. the lock held past the busy timeout) is logged and rolled back,
-    and the page is still served.
+    They are bookkeeping a page can live without (where someone left off), so they
+    wait at most DEFERRED_WRITE_BUSY_MS for the lock, and a failure (e.g. the lock
+    held longer) is logged and rolled back, and the page is still served.
     """
     from flask import g
 
@@ -215,6 +234,7 @@ def run_deferred_writes() -> None:
     if not pending:
         return
     setattr(g, _READING, False)
+    setattr(g, _IN_DEFERRED_WRITE, True)
     try:
         for write in pending:
             write()
@@ -225,6 +245,7 @@ def run_deferred_writes() -> None:
     finally:
         # Whatever touches the database later in this request only reads again.
         setattr(g, _READING, True)
+        g.pop(_IN_DEFERRED_WRITE, None)
 
 
 def dispatch(view: Callable[[], Any]) -> Any:

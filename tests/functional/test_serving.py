@@ -129,6 +129,29 @@ def test_a_page_view_records_where_the_trainee_is_after_its_read(sqlite_app):
         assert enrolment.last_visited_at is not None
 
 
+def test_a_page_view_is_served_when_its_bookkeeping_cannot_get_the_lock(sqlite_app, caplog):
+    # Where the trainee left off is written after the page, waiting a little for the
+    # lock; held longer, that write is given up and the page is still served.
+    app, path = sqlite_app
+    client = app.test_client()
+    assert login(client, "nia@example.org").status_code == 302
+    token = get_csrf(client, "/courses/link-member")
+    assert client.post("/courses/link-member/enrol", data={"csrf_token": token}).status_code == 302
+    second = app.extensions["lms.courses"].get("link-member").activities[1]
+
+    holder = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        response = InThread(lambda: client.get(f"/learn/link-member/{second.key}")).result()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert response.status_code == 200
+    assert "A write deferred by a page view failed" in caplog.text
+    with app.app_context():
+        assert db.session.scalars(select(Enrolment)).one().last_activity_key != second.key
+
+
 # --- The production server, as `make run` starts it -------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
