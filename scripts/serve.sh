@@ -11,7 +11,8 @@
 #
 # Each side runs in a session of its own (setsid), so a stop signal reaches every
 # process of it (uv, gunicorn's master and workers, the job worker's processes) and
-# nothing is left behind.
+# nothing is left behind. (Started with `&` from another non-interactive shell, bash
+# ignores SIGINT: stop it with SIGTERM then, as service managers do.)
 set -u
 cd "$(dirname "$0")/.."
 
