@@ -13,7 +13,7 @@ from lms.markdown import render_markdown
 from tests.conftest import PASSWORD, get_csrf, login
 from tests.functional.test_access_matrix import ROUTES, as_role, build_world
 
-ALL_NEEDS = frozenset({"run", "attempt", "accreditation", "certificate"})
+ALL_NEEDS = frozenset({"run", "attempt", "accreditation", "certificate", "jobs"})
 
 
 def csp_directives(response) -> dict[str, list[str]]:
