@@ -20,7 +20,7 @@ uv:
 	  || $(PYTHON) -m pip install --quiet --user --break-system-packages "uv==$(UV_VERSION)"
 
 install: uv
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --quiet --compile-bytecode
 
 system-deps-run:
 	@bash scripts/system-deps.sh run
