@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, case, false, func, or_, select
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import aliased, contains_eager, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import Role, User
@@ -135,22 +135,26 @@ def _queue_statement(reviewer: User, filters: QueueFilters) -> tuple[Select, Col
         )
     )
     types = _reviewed_types()
-    # The newest version each trainee sent for each activity.
-    newest = (
-        select(
-            Attempt.enrolment_id,
-            Attempt.activity_key,
-            func.max(Attempt.number).label("number"),
+    # Whether an attempt is the newest version the trainee sent for the activity, and its
+    # latest review (every review is kept), asked of each attempt through the indexes
+    # (attempt by enrolment, activity and number; reviews by attempt) rather than by
+    # grouping every attempt and review on the site.
+    newer_attempt = aliased(Attempt, name="newer_attempt")
+    newer_review = aliased(AttemptReview, name="newer_review")
+    is_newest = ~(
+        select(newer_attempt.id)
+        .where(
+            newer_attempt.enrolment_id == Attempt.enrolment_id,
+            newer_attempt.activity_key == Attempt.activity_key,
+            newer_attempt.number > Attempt.number,
         )
-        .where(Attempt.activity_type.in_(types))
-        .group_by(Attempt.enrolment_id, Attempt.activity_key)
-        .subquery("newest")
+        .exists()
     )
-    # The latest review of each attempt (every review is kept).
-    last_review = (
-        select(AttemptReview.attempt_id, func.max(AttemptReview.id).label("review_id"))
-        .group_by(AttemptReview.attempt_id)
-        .subquery("last_review")
+    latest_review_on = and_(
+        AttemptReview.attempt_id == Attempt.id,
+        ~select(newer_review.id)
+        .where(newer_review.attempt_id == Attempt.id, newer_review.id > AttemptReview.id)
+        .exists(),
     )
     # The run that brings the trainee to this reviewer: a booked place on a run of the
     # course (one the reviewer facilitates, unless they are an administrator).
@@ -172,19 +176,13 @@ def _queue_statement(reviewer: User, filters: QueueFilters) -> tuple[Select, Col
     if filters.run:
         place_runs = place_runs.where(CourseRun.id == int(filters.run))
     place_runs = place_runs.subquery("place_runs")
-    is_latest = (Attempt.number == newest.c.number).label("is_latest")
-    waiting = and_(Attempt.number == newest.c.number, last_review.c.review_id.is_(None))
+    is_latest = is_newest.label("is_latest")
+    waiting = and_(is_newest, AttemptReview.id.is_(None))
     stmt = (
         select(Attempt, Enrolment, User, CourseRun, AttemptReview, is_latest)
         .join(Enrolment, Attempt.enrolment_id == Enrolment.id)
         .join(User, Enrolment.user_id == User.id)
-        .join(
-            newest,
-            (newest.c.enrolment_id == Attempt.enrolment_id)
-            & (newest.c.activity_key == Attempt.activity_key),
-        )
-        .outerjoin(last_review, last_review.c.attempt_id == Attempt.id)
-        .outerjoin(AttemptReview, AttemptReview.id == last_review.c.review_id)
+        .outerjoin(AttemptReview, latest_review_on)
         .where(Attempt.activity_type.in_(types), in_content)
         # The trainee is in the row: keep them on the enrolment, or the page would load
         # each one again (the row's User is dropped once the page is built).
