@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, case, false, func, or_, select, union
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from lms.accounts.models import Region, Role, User
@@ -145,15 +146,27 @@ def _statement(
     if filters.course:
         enrolled = enrolled.where(Enrolment.course_slug == filters.course)
         recorded = recorded.where(Accreditation.course_slug == filters.course)
-    keys = union(enrolled, recorded).subquery("register_keys")
-    latest = (
-        select(
-            Accreditation.user_id,
-            Accreditation.course_slug,
-            func.max(Accreditation.id).label("id"),
+    if filters.status == "awaiting":
+        # Only a pending record can be a request awaiting a decision: look at those alone
+        # rather than at everyone in the region (the status test below still applies).
+        keys = recorded.where(Accreditation.status == AccreditationStatus.PENDING.value).subquery(
+            "register_keys"
         )
-        .group_by(Accreditation.user_id, Accreditation.course_slug)
-        .subquery("latest_record")
+    else:
+        keys = union(enrolled, recorded).subquery("register_keys")
+    # The latest record of the person and course: no newer one (by id) exists. Asked
+    # per row through the (user, course) index rather than grouping every record.
+    newer = aliased(Accreditation, name="newer_record")
+    latest_on = and_(
+        Accreditation.user_id == keys.c.user_id,
+        Accreditation.course_slug == keys.c.course_slug,
+        ~select(newer.id)
+        .where(
+            newer.user_id == Accreditation.user_id,
+            newer.course_slug == Accreditation.course_slug,
+            newer.id > Accreditation.id,
+        )
+        .exists(),
     )
     certificate_state = case(
         (Certificate.revoked_at.is_not(None), "revoked"),
@@ -175,11 +188,7 @@ def _statement(
         select(User, keys.c.course_slug, Accreditation, Certificate, Enrolment.enrolled_at, status)
         .select_from(keys)
         .join(User, User.id == keys.c.user_id)
-        .outerjoin(
-            latest,
-            (latest.c.user_id == keys.c.user_id) & (latest.c.course_slug == keys.c.course_slug),
-        )
-        .outerjoin(Accreditation, Accreditation.id == latest.c.id)
+        .outerjoin(Accreditation, latest_on)
         .outerjoin(Certificate, Certificate.accreditation_id == Accreditation.id)
         .outerjoin(
             Enrolment,
@@ -249,9 +258,19 @@ def page(
     regions, region_ids = _region_ids(viewer, filters)
     if not region_ids:
         return paginate(select(User).where(false()), 1, per_page, total=0)
-    stmt, _slug, _status = _statement(filters, now, region_ids)
+    stmt, slug, _status = _statement(filters, now, region_ids)
+    total = None
+    if not filters.status:
+        # Without a status filter there is a row per key: count the keys alone.
+        total = db.session.scalar(select(func.count()).select_from(slug.table)) or 0
     result = paginate(
-        stmt, page, per_page, default_per_page=REGISTER_PAGE_SIZE, scalars=False, tiebreak=()
+        stmt,
+        page,
+        per_page,
+        default_per_page=REGISTER_PAGE_SIZE,
+        scalars=False,
+        tiebreak=(),
+        total=total,
     )
     result.items = [_row(*values, regions=regions) for values in result.items]
     return result
