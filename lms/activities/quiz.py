@@ -100,7 +100,9 @@ class Quiz(ActivityType):
 
     def render(self, ctx: ActivityContext) -> Markup:
         config: QuizConfig = ctx.config
-        latest = ctx.latest_attempt
+        # The latest attempt is shown only straight after sending it: asking for it
+        # otherwise would read every attempt (and its reviews) on each view.
+        latest = ctx.latest_attempt if ctx.just_submitted else None
         if ctx.rejected is not None:
             chosen = {
                 q.key: set(_as_list(ctx.rejected.values.get(q.field_name)))
