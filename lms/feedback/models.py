@@ -24,6 +24,8 @@ def _random_id() -> str:
 class FeedbackResponse(db.Model):
     __table_args__ = (
         Index("ix_feedback_response_form", "course_slug", "activity_key"),
+        # One run's results (the run page's feedback) without reading the whole course's.
+        Index("ix_feedback_response_run", "run_id", "activity_key"),
         # Without a rowid, SQLite keeps rows in primary-key (random) order rather
         # than in the order they were written.
         {"sqlite_with_rowid": False},
