@@ -88,6 +88,9 @@ def main() -> int:
     parser.add_argument(
         "--only", help=f"comma-separated pages among: {', '.join(PAGES)} (floor always runs)"
     )
+    parser.add_argument(
+        "--floor-duration", type=int, default=5, help="seconds of each floor run (one a page)"
+    )
     parser.add_argument("--cold-starts", type=int, default=3, help="cold starts to time")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args()
@@ -329,14 +332,14 @@ def wrk(url: str, cookie: str | None, args, duration: int) -> dict[str, int]:
     return {k: int(v) for k, v in (part.split("=") for part in line.split()[1:])}
 
 
-def measure(page: str, url: str, cookie: str | None, args) -> Result:
+def measure(page: str, url: str, cookie: str | None, args, duration: int | None = None) -> Result:
     status, content_type, body = fetch(url, cookie)
     if status != 200:
         raise SystemExit(f"{page}: {url} answered {status}, not 200")
     if page in {"pdf", "static"} and not body.startswith(b"%PDF"):
         raise SystemExit(f"{page}: {url} is not a PDF ({content_type})")
     wrk(url, cookie, args, 1)  # warm both workers (templates compiled, caches filled)
-    stats = wrk(url, cookie, args, args.duration)
+    stats = wrk(url, cookie, args, duration or args.duration)
     seconds = stats["duration_us"] / 1e6
     errors = sum(stats[k] for k in ("status", "connect", "read", "write", "timeout"))
     result = Result(
@@ -376,8 +379,9 @@ def run(args, site: Path, pages: list[str]) -> int:
     )
 
     # Both servers are up for the whole run, but only one is sent requests at a time.
-    # The floor is measured first and last: on a shared machine the load of other
-    # work changes, and the ratios use the mean of the two.
+    # On a shared machine the load of other work comes and goes, so the floor is
+    # measured again just before each page, and each ratio is to that floor run (the
+    # PDF's to the static file measured just before it).
     floor_url = f"http://{HOST}:{FLOOR_PORT}/item/42"
     floor = Server("bench.floor:app", FLOOR_PORT, env, logs / "floor.log", args.workers)
     floor.start()
@@ -385,8 +389,8 @@ def run(args, site: Path, pages: list[str]) -> int:
     static_name = f"bench-{os.getpid()}.pdf"
     static_path = ROOT / "static" / static_name
     app = Server("wsgi:app", APP_PORT, env, logs / "app.log", args.workers)
+    floor_runs: dict[str, Result] = {}
     try:
-        first_floor = measure("floor", floor_url, None, args)
         app.start()
         emails = {
             "trainee": facts["holder"],
@@ -420,27 +424,30 @@ def run(args, site: Path, pages: list[str]) -> int:
         for page in pages:
             if page == "floor":
                 continue
+            if PAGES[page][2] == "floor":
+                floor_runs[page] = measure("  floor", floor_url, None, args, args.floor_duration)
             account = PAGES[page][0]
             results[page] = measure(page, urls[page], cookies.get(account), args)
-        last_floor = measure("floor (again)", floor_url, None, args)
+        if not floor_runs:
+            floor_runs["floor"] = measure("floor", floor_url, None, args)
     finally:
         if hasattr(app, "process"):
             app.stop()
         floor.stop()
         static_path.unlink(missing_ok=True)
+    runs = list(floor_runs.values())
     results["floor"] = Result(
         page="floor",
         url=floor_url,
-        rps=(first_floor.rps + last_floor.rps) / 2,
-        p50_ms=(first_floor.p50_ms + last_floor.p50_ms) / 2,
-        p99_ms=(first_floor.p99_ms + last_floor.p99_ms) / 2,
-        errors=first_floor.errors + last_floor.errors,
+        rps=statistics.mean(r.rps for r in runs),
+        p50_ms=statistics.mean(r.p50_ms for r in runs),
+        p99_ms=statistics.mean(r.p99_ms for r in runs),
+        errors=sum(r.errors for r in runs),
     )
-    drift = abs(first_floor.rps - last_floor.rps) / max(first_floor.rps, last_floor.rps)
-    busy = "; the machine was busier at one end: ratios are rough" if drift > 0.15 else ""
     floor_note = (
-        f"floor {first_floor.rps:,.0f} req/s at the start, {last_floor.rps:,.0f} at the end"
-        f" (their mean is used{busy})"
+        f"floor: {len(runs)} runs, {min(r.rps for r in runs):,.0f} to"
+        f" {max(r.rps for r in runs):,.0f} req/s (the table shows their mean; each ratio"
+        " is to the floor run just before that page)"
     )
 
     cold = []
@@ -452,7 +459,7 @@ def run(args, site: Path, pages: list[str]) -> int:
             print(f"  cold start    {cold[0]:.2f} s", flush=True)
 
     results = {"floor": results.pop("floor"), **results}
-    print_table(results, args, site, cold)
+    print_table(results, floor_runs, args, site, cold)
     print(floor_note)
     if args.json:
         args.json.write_text(
@@ -466,7 +473,7 @@ def run(args, site: Path, pages: list[str]) -> int:
                     },
                     "results": [r.__dict__ for r in results.values()],
                     "cold_start_s": cold,
-                    "floor_start_end": [first_floor.rps, last_floor.rps],
+                    "floor_before_each_page": {k: r.rps for k, r in floor_runs.items()},
                 },
                 indent=2,
             )
@@ -474,7 +481,9 @@ def run(args, site: Path, pages: list[str]) -> int:
     return 0
 
 
-def print_table(results: dict[str, Result], args, site: Path, cold: list[float]) -> None:
+def print_table(
+    results: dict[str, Result], floor_runs: dict[str, Result], args, site: Path, cold: list[float]
+) -> None:
     print()
     print(
         f"{os.cpu_count()} cores; gunicorn {args.workers} sync workers; wrk {args.threads} threads,"
@@ -485,7 +494,7 @@ def print_table(results: dict[str, Result], args, site: Path, cold: list[float])
     print("|---|---:|---:|---:|---:|---:|")
     for page, result in results.items():
         _account, target, against = PAGES[page]
-        base = results.get(against)
+        base = floor_runs.get(page) if against == "floor" else results.get(against)
         ratio = f"{result.rps / base.rps:.2f}" if base and page != against else "1"
         if against == "static":
             ratio += " (to static)"
