@@ -490,17 +490,16 @@ def print_table(
         f" {args.connections} connections, {args.duration} s; site {site}"
     )
     print()
-    print("| page | req/s | p50 ms | p99 ms | ratio | target |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| page | req/s | p50 ms | p99 ms | compared with (req/s) | ratio | target |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for page, result in results.items():
         _account, target, against = PAGES[page]
         base = floor_runs.get(page) if against == "floor" else results.get(against)
         ratio = f"{result.rps / base.rps:.2f}" if base and page != against else "1"
-        if against == "static":
-            ratio += " (to static)"
+        compared = f"{against} {base.rps:,.0f}" if base and page != against else ""
         print(
-            f"| {page} | {result.rps:,.0f} | {result.p50_ms:.1f} | {result.p99_ms:.1f} | {ratio} |"
-            f" {'>= ' + str(target) if target else ''} |"
+            f"| {page} | {result.rps:,.0f} | {result.p50_ms:.1f} | {result.p99_ms:.1f} |"
+            f" {compared} | {ratio} | {'>= ' + str(target) if target else ''} |"
         )
     if cold:
         print()
