@@ -47,6 +47,7 @@ from lms.db import utcnow
 from lms.demo import data
 from lms.errors import ServiceError
 from lms.extensions import db
+from lms.feedback import tallies as feedback_tallies
 from lms.feedback.models import CourseChange, FeedbackResponse
 from lms.learning.models import ActivityProgress, Attempt, AttemptReview, Enrolment
 from lms.runs.models import (
@@ -681,6 +682,7 @@ def _write_people(ctx: Context, people: list[Person], counts: dict[str, int]) ->
     # Anonymous answers in no particular order: nothing about their position says who.
     secrets.SystemRandom().shuffle(rows.responses)
     _insert(FeedbackResponse, rows.responses)
+    feedback_tallies.add_responses(rows.responses)
     accreditation_ids = _insert_returning(Accreditation, rows.accreditations)
     for cert in rows.certificates:
         cert["accreditation_id"] = accreditation_ids[cert.pop("_accreditation")]

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import utcnow
@@ -23,9 +23,10 @@ def _random_id() -> str:
 
 class FeedbackResponse(db.Model):
     __table_args__ = (
-        Index("ix_feedback_response_form", "course_slug", "activity_key"),
+        # The id last: a form's first comments in (random) id order straight from the index.
+        Index("ix_feedback_response_form", "course_slug", "activity_key", "id"),
         # One run's results (the run page's feedback) without reading the whole course's.
-        Index("ix_feedback_response_run", "run_id", "activity_key"),
+        Index("ix_feedback_response_run", "run_id", "activity_key", "id"),
         # Without a rowid, SQLite keeps rows in primary-key (random) order rather
         # than in the order they were written.
         {"sqlite_with_rowid": False},
@@ -44,6 +45,36 @@ class FeedbackResponse(db.Model):
 
     run = relationship("CourseRun")
     user = relationship("User")
+
+
+#: ``FeedbackTally.run_key`` of the counts over every run of a course (and no run).
+ALL_RUNS = 0
+#: ``FeedbackTally.run_key`` of responses given outside any run.
+NO_RUN = -1
+#: ``FeedbackTally.question_key`` of the number of responses, and of anonymous responses.
+TOTAL = "@total"
+ANONYMOUS = "@anonymous"
+
+
+class FeedbackTally(db.Model):
+    """How many responses of a form gave each answer: counts only, kept as responses arrive.
+
+    One row per course, run (``run_key``: a run id, :data:`NO_RUN`, or :data:`ALL_RUNS`
+    for the whole course), form, question and answer (``value``: a rating or option as text;
+    ``""`` for text answers, whose words are never copied here, and for the
+    :data:`TOTAL` and :data:`ANONYMOUS` rows). Nothing here leads to a person or a
+    time: no user, no timestamp, and (on SQLite) no rowid to show which row came first.
+    Results pages read these rows instead of adding up every response.
+    """
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    course_slug: Mapped[str] = mapped_column(String(80), primary_key=True)
+    run_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    activity_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    question_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CourseChange(db.Model):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import String, cast, exists, func, literal, null, select, union_all
+from sqlalchemy import exists, func, literal, select, union_all
 
 from lms import signals
 from lms.accounts.models import User
@@ -22,7 +22,15 @@ from lms.db import utcnow
 from lms.errors import ServiceError
 from lms.exports import csv_text
 from lms.extensions import db
-from lms.feedback.models import CourseChange, FeedbackResponse
+from lms.feedback import tallies
+from lms.feedback.models import (
+    ALL_RUNS,
+    ANONYMOUS,
+    TOTAL,
+    CourseChange,
+    FeedbackResponse,
+    FeedbackTally,
+)
 from lms.i18n import _
 from lms.learning.models import Enrolment
 from lms.pagination import Page, paginate
@@ -74,6 +82,15 @@ def _store(sender: Any, enrolment: Enrolment, activity: Activity, submission, at
             submitted_at=None if anonymous else utcnow(),
             answers=dict(submission.data.get("answers", {})),
         )
+    )
+    # In the same transaction: the counts can never disagree with the responses.
+    tallies.add_response(
+        enrolment.course_slug,
+        activity.key,
+        place.run_id if place is not None else None,
+        anonymous,
+        submission.data.get("answers", {}),
+        {q.key: q.kind for q in activity.config.questions},
     )
     db.session.flush()
 
@@ -130,8 +147,9 @@ class FormResults:
 
 COMMENTS_SHOWN = 10
 COMMENTS_PAGE_SIZE = 50
-_TOTAL = "@total"  # question keys in content are identifiers, so these cannot clash
-_ANONYMOUS = "@anonymous"
+# Question keys in content are identifiers, so these cannot clash.
+_TOTAL = TOTAL
+_ANONYMOUS = ANONYMOUS
 
 
 def _group(course: Course, activity: Activity, run_ids: Iterable[int] | None) -> list:
@@ -150,8 +168,38 @@ def _answer(question_key: str):
     return FeedbackResponse.answers[question_key].as_string()
 
 
-def _value_text(value: Any) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+def _tally_counts(
+    course: Course, activities: list[Activity], run_ids: list[int] | None
+) -> dict[tuple[str, str], dict[str, int]]:
+    """(form key, question key) -> {answer: count} from the kept tallies, in one query.
+
+    The counts are those of the runs asked for (None: the whole course); the
+    :data:`ANONYMOUS` count is always the whole course's (any anonymous response, in
+    any run, keeps the form anonymous: see is_anonymous).
+    """
+    wanted = [ALL_RUNS] if run_ids is None else [*run_ids, ALL_RUNS]
+    stmt = select(
+        FeedbackTally.run_key,
+        FeedbackTally.activity_key,
+        FeedbackTally.question_key,
+        FeedbackTally.value,
+        FeedbackTally.count,
+    ).where(
+        FeedbackTally.course_slug == course.slug,
+        FeedbackTally.run_key.in_(wanted),
+        FeedbackTally.activity_key.in_([a.key for a in activities]),
+    )
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for run_key, form_key, question_key, value, number in db.session.execute(stmt):
+        whole_course = run_key == ALL_RUNS
+        if question_key == ANONYMOUS:
+            if not whole_course:
+                continue
+        elif whole_course and run_ids is not None:
+            continue
+        found = counts.setdefault((form_key, question_key), {})
+        found[value] = found.get(value, 0) + number
+    return counts
 
 
 def results_for(
@@ -162,51 +210,18 @@ def results_for(
 ) -> list[FormResults]:
     """Aggregated answers for several forms, for some runs or (None) all runs of the course.
 
-    Counted in SQL: one query gives every form's total, whether it has anonymous
-    responses, and per question the number of answers for each rating or option;
-    a second gives the first ``comments`` text answers of each text question (only
-    for forms with at least :data:`MIN_RESPONSES` responses; smaller groups show
+    The counts come from the tallies kept as responses arrive (lms.feedback.tallies):
+    one query gives every form's total, whether it has anonymous responses, and per
+    question the number of answers for each rating or option, whatever the number of
+    responses. A second gives the first ``comments`` text answers of each text question
+    (only for forms with at least :data:`MIN_RESPONSES` responses; smaller groups show
     nothing). Averages are worked out from the counts.
     """
     activities = list(activities)
     run_ids = list(run_ids) if run_ids is not None else None
     if not activities:
         return []
-    none = cast(null(), String)
-    branches = []
-    for activity in activities:
-        config: FeedbackConfig = activity.config
-        where = _group(course, activity, run_ids)
-        branches.append(
-            select(literal(activity.key), literal(_TOTAL), none, func.count()).where(*where)
-        )
-        # Any anonymous response, in any run, keeps the form anonymous (see is_anonymous).
-        branches.append(
-            select(literal(activity.key), literal(_ANONYMOUS), none, func.count()).where(
-                FeedbackResponse.course_slug == course.slug,
-                FeedbackResponse.activity_key == activity.key,
-                FeedbackResponse.is_anonymous.is_(True),
-            )
-        )
-        for q in config.questions:
-            value = _answer(q.key)
-            if q.kind == "text":
-                branches.append(
-                    select(literal(activity.key), literal(q.key), none, func.count(value)).where(
-                        *where
-                    )
-                )
-            else:
-                branches.append(
-                    select(literal(activity.key), literal(q.key), value, func.count())
-                    .where(*where, value.is_not(None))
-                    .group_by(value)
-                )
-    counts: dict[tuple[str, str], dict[str, int]] = {}
-    for form_key, question_key, value, number in db.session.execute(union_all(*branches)):
-        counts.setdefault((form_key, question_key), {})[
-            "" if value is None else _value_text(value)
-        ] = number
+    counts = _tally_counts(course, activities, run_ids)
     totals = {a.key: counts.get((a.key, _TOTAL), {}).get("", 0) for a in activities}
     shown = [a for a in activities if totals[a.key] >= MIN_RESPONSES]
     texts = _first_comments(course, shown, run_ids, comments) if comments else {}
@@ -257,7 +272,7 @@ def results_for(
                             q.prompt,
                             [],
                             [],
-                            found.get("", 0),
+                            sum(found.values()),
                             comments=texts.get((activity.key, q.key), []),
                         )
                     )
@@ -268,7 +283,14 @@ def results_for(
 def _first_comments(
     course: Course, activities: list[Activity], run_ids: list[int] | None, limit: int
 ) -> dict[tuple[str, str], list[str]]:
-    """(form key, question key) -> the first ``limit`` text answers, alphabetically: one query."""
+    """(form key, question key) -> ``limit`` text answers: one query.
+
+    In the order of the responses' random ids, which says nothing about who wrote what
+    when, and which the form's (or the run's) index already has: each question reads
+    its group's responses through the index until it has ``limit`` answers, rather
+    than sorting every answer of the course. (The full list, alphabetically, is on
+    the comments page.)
+    """
     parts = []
     for activity in activities:
         for q in activity.config.questions:
@@ -280,28 +302,17 @@ def _first_comments(
                     literal(activity.key).label("form"),
                     literal(q.key).label("question"),
                     value.label("text"),
-                    FeedbackResponse.id.label("id"),
-                ).where(*_group(course, activity, run_ids), value.is_not(None))
+                )
+                .where(*_group(course, activity, run_ids), value.is_not(None))
+                .order_by(FeedbackResponse.id)
+                .limit(limit)
+                .subquery()
             )
     if not parts:
         return {}
-    every = union_all(*parts).subquery()
-    # Alphabetical, then by the random id: the order says nothing about who wrote what when.
-    position = (
-        func.row_number()
-        .over(
-            partition_by=(every.c.form, every.c.question),
-            order_by=(func.lower(every.c.text), every.c.text, every.c.id),
-        )
-        .label("position")
-    )
-    ranked = select(every.c.form, every.c.question, every.c.text, position).subquery()
     out: dict[tuple[str, str], list[str]] = {}
-    for form_key, question_key, text in db.session.execute(
-        select(ranked.c.form, ranked.c.question, ranked.c.text)
-        .where(ranked.c.position <= limit)
-        .order_by(ranked.c.form, ranked.c.question, ranked.c.position)
-    ):
+    statement = union_all(*(select(part) for part in parts))
+    for form_key, question_key, text in db.session.execute(statement):
         out.setdefault((form_key, question_key), []).append(text)
     return out
 
@@ -341,8 +352,8 @@ def comments_page(
         raise FeedbackError(_("This form has no such question."), "question")
     run_ids = list(run_ids) if run_ids is not None else None
     where = _group(course, activity, run_ids)
-    total = db.session.scalar(select(func.count()).select_from(FeedbackResponse).where(*where))
-    if (total or 0) < MIN_RESPONSES:
+    counts = _tally_counts(course, [activity], run_ids)
+    if counts.get((activity.key, _TOTAL), {}).get("", 0) < MIN_RESPONSES:
         return None
     value = _answer(question_key)
     stmt = (
@@ -351,7 +362,13 @@ def comments_page(
         .order_by(func.lower(value), value, FeedbackResponse.id)
     )
     return paginate(
-        stmt, page, per_page, default_per_page=COMMENTS_PAGE_SIZE, scalars=True, tiebreak=()
+        stmt,
+        page,
+        per_page,
+        default_per_page=COMMENTS_PAGE_SIZE,
+        scalars=True,
+        tiebreak=(),
+        total=sum(counts.get((activity.key, question_key), {}).values()),
     )
 
 
