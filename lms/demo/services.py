@@ -50,6 +50,7 @@ from lms.extensions import db
 from lms.feedback import tallies as feedback_tallies
 from lms.feedback.models import CourseChange, FeedbackResponse
 from lms.learning.models import ActivityProgress, Attempt, AttemptReview, Enrolment
+from lms.review import services as review_services
 from lms.runs.models import (
     AttendanceMark,
     AttendanceStatus,
@@ -677,6 +678,8 @@ def _write_people(ctx: Context, people: list[Person], counts: dict[str, int]) ->
     for review in rows.reviews:
         review["attempt_id"] = attempt_ids[review.pop("_attempt")]
     _insert(AttemptReview, rows.reviews)
+    # The review queue's rows for this batch's work (waiting or not).
+    review_services.refresh_items(list(enrolment_ids))
     _insert(RunPlace, rows.places)
     _insert(AttendanceMark, rows.marks)
     # Anonymous answers in no particular order: nothing about their position says who.

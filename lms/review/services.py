@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, case, false, func, or_, select
+from flask import has_request_context, request
+from sqlalchemy import Select, and_, case, delete, false, func, insert, or_, select, update
 from sqlalchemy.orm import aliased, contains_eager, selectinload
-from sqlalchemy.sql.elements import ColumnElement
 
+from lms import signals
 from lms.accounts.models import Role, User
 from lms.catalogue.content import Activity, Course
 from lms.db import escape_like
@@ -23,7 +24,8 @@ from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
 from lms.learning.models import Attempt, AttemptReview, Enrolment
-from lms.pagination import Page, paginate
+from lms.pagination import MAX_PER_PAGE, Page, clamp_int, count, request_args
+from lms.review.models import ReviewItem
 from lms.runs.models import CourseRun, PlaceStatus, RunFacilitator, RunPlace
 
 log = logging.getLogger(__name__)
@@ -120,93 +122,208 @@ def can_review(reviewer: User, enrolment: Enrolment) -> bool:
     )
 
 
-def _queue_statement(reviewer: User, filters: QueueFilters) -> tuple[Select, ColumnElement]:
-    """The queue as one SELECT: each attempt with its enrolment, trainee, run, latest review
-    and whether it is the latest version. Returns the statement and the "waiting" column."""
+def _track_submission(sender: Any, enrolment: Enrolment, activity: Activity, attempt, **_: Any):
+    """A new version of reviewed work waits for review; the versions before it no longer do."""
+    if attempt is None or activity.type not in _reviewed_types():
+        return
+    db.session.execute(
+        update(ReviewItem)
+        .where(
+            ReviewItem.enrolment_id == enrolment.id,
+            ReviewItem.activity_key == activity.key,
+            ReviewItem.attempt_id != attempt.id,
+            ReviewItem.is_waiting.is_(True),
+        )
+        .values(is_waiting=False)
+    )
+    db.session.execute(
+        insert(ReviewItem).values(
+            attempt_id=attempt.id,
+            enrolment_id=enrolment.id,
+            user_id=enrolment.user_id,
+            course_slug=enrolment.course_slug,
+            activity_key=activity.key,
+            submitted_at=attempt.submitted_at,
+            is_waiting=True,
+        )
+    )
+
+
+signals.submission_recorded.connect(_track_submission)
+
+
+def refresh_items(enrolment_ids: list[int] | None = None) -> None:
+    """Make the queue's rows again from the attempts and reviews (of some enrolments, or all):
+    for sites filled without the services (the demo generator) and repairs."""
+    types = sorted(_reviewed_types())
+    chunks = (
+        [None]
+        if enrolment_ids is None
+        else [enrolment_ids[i : i + 500] for i in range(0, len(enrolment_ids), 500)]
+    )
+    newer = aliased(Attempt, name="newer_attempt")
+    for chunk in chunks:
+        removed = delete(ReviewItem)
+        if chunk is not None:
+            removed = removed.where(ReviewItem.enrolment_id.in_(chunk))
+        db.session.execute(removed)
+        if not types:
+            continue
+        waiting = and_(
+            ~select(newer.id)
+            .where(
+                newer.enrolment_id == Attempt.enrolment_id,
+                newer.activity_key == Attempt.activity_key,
+                newer.number > Attempt.number,
+            )
+            .exists(),
+            ~select(AttemptReview.id).where(AttemptReview.attempt_id == Attempt.id).exists(),
+        )
+        rows = (
+            select(
+                Attempt.id,
+                Attempt.enrolment_id,
+                Enrolment.user_id,
+                Enrolment.course_slug,
+                Attempt.activity_key,
+                Attempt.submitted_at,
+                case((waiting, True), else_=False),
+            )
+            .join(Enrolment, Enrolment.id == Attempt.enrolment_id)
+            .where(Attempt.activity_type.in_(types))
+        )
+        if chunk is not None:
+            rows = rows.where(Attempt.enrolment_id.in_(chunk))
+        db.session.execute(
+            insert(ReviewItem).from_select(
+                [
+                    "attempt_id",
+                    "enrolment_id",
+                    "user_id",
+                    "course_slug",
+                    "activity_key",
+                    "submitted_at",
+                    "is_waiting",
+                ],
+                rows,
+            )
+        )
+
+
+def _queue_keys(reviewer: User, filters: QueueFilters) -> Select:
+    """The queue's rows as attempt ids in queue order, from the kept ReviewItem rows alone.
+
+    Waiting work is found through ``ix_review_item_queue`` (trainee, course, waiting,
+    sent) for each trainee the reviewer has on a run, so neither the count nor page
+    one reads anyone's attempts.
+    """
     by_course = reviewed_activities()
     if filters.course:
         by_course = {k: v for k, v in by_course.items() if k == filters.course}
     if not by_course:
-        return select(Attempt).where(false()), false()
+        return select(ReviewItem.attempt_id).where(false())
     in_content = or_(
         *(
-            and_(Enrolment.course_slug == slug, Attempt.activity_key.in_([a.key for a in acts]))
+            and_(
+                ReviewItem.course_slug == slug,
+                ReviewItem.activity_key.in_([a.key for a in acts]),
+            )
             for slug, acts in by_course.items()
         )
     )
-    types = _reviewed_types()
-    # Whether an attempt is the newest version the trainee sent for the activity, and its
-    # latest review (every review is kept), asked of each attempt through the indexes
-    # (attempt by enrolment, activity and number; reviews by attempt) rather than by
-    # grouping every attempt and review on the site.
+    stmt = select(ReviewItem.attempt_id).where(in_content)
+    is_admin = reviewer.has_role(Role.ADMIN)
+    if not is_admin or filters.run:
+        # The trainees (and courses) that bring the work to this reviewer: a booked place
+        # on a run of the course (one the reviewer facilitates, unless an administrator).
+        scope = (
+            select(RunPlace.user_id, CourseRun.course_slug)
+            .join(CourseRun, RunPlace.run_id == CourseRun.id)
+            .where(RunPlace.status == PlaceStatus.BOOKED)
+            .distinct()
+        )
+        if not is_admin:
+            scope = scope.join(RunFacilitator, RunFacilitator.run_id == CourseRun.id).where(
+                RunFacilitator.user_id == reviewer.id
+            )
+        if filters.run:
+            scope = scope.where(CourseRun.id == int(filters.run))
+        scope = scope.subquery("scope")
+        stmt = stmt.join(
+            scope,
+            (scope.c.user_id == ReviewItem.user_id)
+            & (scope.c.course_slug == ReviewItem.course_slug),
+        )
+    if not is_admin:
+        stmt = stmt.where(ReviewItem.user_id != reviewer.id)
+    if filters.q:
+        like = f"%{escape_like(filters.q.lower())}%"
+        stmt = stmt.join(User, User.id == ReviewItem.user_id).where(
+            func.lower(User.name).like(like, escape="\\")
+        )
+    if filters.include_done:
+        # Waiting ones first (oldest first), then the rest by when they were sent.
+        return stmt.order_by(
+            case((ReviewItem.is_waiting, 0), else_=1),
+            ReviewItem.submitted_at,
+            ReviewItem.attempt_id,
+        )
+    return stmt.where(ReviewItem.is_waiting.is_(True)).order_by(
+        ReviewItem.submitted_at, ReviewItem.attempt_id
+    )
+
+
+def _queue_rows(reviewer: User, filters: QueueFilters, attempt_ids: list[int]) -> list:
+    """For one page of attempt ids: each attempt with its enrolment, trainee, run, latest
+    review and whether it is the latest version, in one query."""
     newer_attempt = aliased(Attempt, name="newer_attempt")
     newer_review = aliased(AttemptReview, name="newer_review")
-    is_newest = ~(
-        select(newer_attempt.id)
+    is_latest = (
+        ~select(newer_attempt.id)
         .where(
             newer_attempt.enrolment_id == Attempt.enrolment_id,
             newer_attempt.activity_key == Attempt.activity_key,
             newer_attempt.number > Attempt.number,
         )
         .exists()
-    )
+    ).label("is_latest")
     latest_review_on = and_(
         AttemptReview.attempt_id == Attempt.id,
         ~select(newer_review.id)
         .where(newer_review.attempt_id == Attempt.id, newer_review.id > AttemptReview.id)
         .exists(),
     )
-    # The run that brings the trainee to this reviewer: a booked place on a run of the
-    # course (one the reviewer facilitates, unless they are an administrator).
-    place_runs = (
-        select(
-            RunPlace.user_id,
-            CourseRun.course_slug,
-            func.min(CourseRun.id).label("run_id"),
+    # The run that brings the trainee to this reviewer (the first, if several).
+    place_run = aliased(CourseRun, name="place_run")
+    run_id = (
+        select(func.min(RunPlace.run_id))
+        .select_from(RunPlace)
+        .join(place_run, RunPlace.run_id == place_run.id)
+        .where(
+            RunPlace.user_id == Enrolment.user_id,
+            RunPlace.status == PlaceStatus.BOOKED,
+            place_run.course_slug == Enrolment.course_slug,
         )
-        .join(CourseRun, RunPlace.run_id == CourseRun.id)
-        .where(RunPlace.status == PlaceStatus.BOOKED)
-        .group_by(RunPlace.user_id, CourseRun.course_slug)
     )
-    is_admin = reviewer.has_role(Role.ADMIN)
-    if not is_admin:
-        place_runs = place_runs.join(RunFacilitator, RunFacilitator.run_id == CourseRun.id).where(
+    if not reviewer.has_role(Role.ADMIN):
+        run_id = run_id.join(RunFacilitator, RunFacilitator.run_id == place_run.id).where(
             RunFacilitator.user_id == reviewer.id
         )
     if filters.run:
-        place_runs = place_runs.where(CourseRun.id == int(filters.run))
-    place_runs = place_runs.subquery("place_runs")
-    is_latest = is_newest.label("is_latest")
-    waiting = and_(is_newest, AttemptReview.id.is_(None))
+        run_id = run_id.where(place_run.id == int(filters.run))
     stmt = (
         select(Attempt, Enrolment, User, CourseRun, AttemptReview, is_latest)
         .join(Enrolment, Attempt.enrolment_id == Enrolment.id)
         .join(User, Enrolment.user_id == User.id)
         .outerjoin(AttemptReview, latest_review_on)
-        .where(Attempt.activity_type.in_(types), in_content)
+        .outerjoin(CourseRun, CourseRun.id == run_id.scalar_subquery())
+        .where(Attempt.id.in_(attempt_ids))
         # The trainee is in the row: keep them on the enrolment, or the page would load
         # each one again (the row's User is dropped once the page is built).
         .options(contains_eager(Enrolment.user))
     )
-    run_on = (place_runs.c.user_id == Enrolment.user_id) & (
-        place_runs.c.course_slug == Enrolment.course_slug
-    )
-    if is_admin and not filters.run:
-        stmt = stmt.outerjoin(place_runs, run_on)
-    else:
-        stmt = stmt.join(place_runs, run_on)
-    if not is_admin:
-        stmt = stmt.where(Enrolment.user_id != reviewer.id)
-    stmt = stmt.outerjoin(CourseRun, CourseRun.id == place_runs.c.run_id)
-    if filters.q:
-        like = f"%{escape_like(filters.q.lower())}%"
-        stmt = stmt.where(func.lower(User.name).like(like, escape="\\"))
-    if filters.include_done:
-        # Waiting ones first (oldest first), then the rest by when they were sent.
-        stmt = stmt.order_by(case((waiting, 0), else_=1), Attempt.submitted_at, Attempt.id)
-    else:
-        stmt = stmt.where(waiting).order_by(Attempt.submitted_at, Attempt.id)
-    return stmt, waiting
+    order = {attempt_id: i for i, attempt_id in enumerate(attempt_ids)}
+    return sorted(db.session.execute(stmt).all(), key=lambda row: order[row[0].id])
 
 
 def queue(
@@ -215,17 +332,48 @@ def queue(
     page: Any = 1,
     per_page: Any = None,
 ) -> Page[QueueItem]:
-    """One page of the attempts the reviewer may review, in two queries (count and page).
+    """One page of the attempts the reviewer may review, in two queries (the page's
+    attempt ids with the count, then their details).
 
     By default only those waiting for a decision (latest version, not yet reviewed),
     oldest first; with ``show="all"`` every version, waiting ones first.
     """
     filters = filters or QueueFilters()
-    stmt, _waiting = _queue_statement(reviewer, filters)
-    result = paginate(stmt, page, per_page, default_per_page=QUEUE_PAGE_SIZE, scalars=False)
+    keys = _queue_keys(reviewer, filters)
+    per_page = clamp_int(per_page, QUEUE_PAGE_SIZE, 1, MAX_PER_PAGE)
+    number = clamp_int(page, 1, 1)
+    # The page and the count in one pass over the reviewer's scope (the window count is
+    # of every row, before LIMIT); a page past the end falls back to a COUNT and the
+    # last page, as paginate does.
+    found = db.session.execute(
+        keys.add_columns(func.count().over()).limit(per_page).offset((number - 1) * per_page)
+    ).all()
+    if found:
+        total = found[0][1]
+    else:
+        total = count(keys)
+        number = clamp_int(number, 1, 1, max(1, -(-total // per_page)))
+        if total:
+            found = db.session.execute(
+                keys.add_columns(func.count().over())
+                .limit(per_page)
+                .offset((number - 1) * per_page)
+            ).all()
+    result = Page(
+        items=[],
+        page=number,
+        per_page=per_page,
+        total=total,
+        endpoint=request.endpoint if has_request_context() else None,
+        view_args=dict(request.view_args or {}) if has_request_context() else {},
+        args=request_args(),
+        default_per_page=QUEUE_PAGE_SIZE,
+    )
+    ids = [row[0] for row in found]
+    rows = _queue_rows(reviewer, filters, ids) if ids else []
     catalogue = learning.catalogue()
     items = []
-    for attempt, enrolment, _user, run, review, is_latest in result.items:
+    for attempt, enrolment, _user, run, review, is_latest in rows:
         course = catalogue.get(enrolment.course_slug)
         activity = course.activity(attempt.activity_key) if course else None
         if activity is None:  # content changed under the page; the next load is right
@@ -313,6 +461,9 @@ def record_review(
     )
     db.session.add(review)
     db.session.flush()
+    db.session.execute(
+        update(ReviewItem).where(ReviewItem.attempt_id == attempt.id).values(is_waiting=False)
+    )
     activity_type = learning.registry()[activity.type]
     learning.apply_review_state(enrolment, activity, activity_type.review_state(decision))
     log.info("Attempt %s reviewed: %s", attempt.id, decision)
