@@ -57,8 +57,7 @@ def main() -> int:
 
 def run(args, site: Path) -> None:
     env = load.site_env(site)
-    if not (site / "lms.db").exists():
-        load.build_site(site, args.trainees, env)
+    load.prepare_site(site, args.trainees, env)
     password = load.demo_password(site, env)
     facts = load.fixtures(site)
     for key in ("LMS_INSTANCE_PATH", "LMS_DATABASE_URL", "LMS_VERIFY_LIMIT"):
