@@ -53,7 +53,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active_account: Mapped[bool] = mapped_column(default=True)
-    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    # Indexed: the register and officers' lists start from the people of a region.
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
     # The holder's choice: may public certificate verification show their name?
