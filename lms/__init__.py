@@ -168,6 +168,8 @@ def _init_proxy(app: Flask) -> None:
 
 
 def _init_login(app: Flask) -> None:
+    from sqlalchemy.orm import joinedload
+
     from lms.accounts.models import User
     from lms.extensions import db, login_manager
     from lms.i18n import _l
@@ -183,7 +185,8 @@ def _init_login(app: Flask) -> None:
         raw_id, _sep, fingerprint = user_id.partition(":")
         if not raw_id.isdigit():
             return None
-        user = db.session.get(User, int(raw_id))
+        # The roles come in the same query: every page's menu asks for them.
+        user = db.session.get(User, int(raw_id), options=[joinedload(User.roles)])
         if user is None or user.get_id() != user_id or not user.is_active:
             return None
         return user
