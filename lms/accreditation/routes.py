@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -17,7 +18,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 
 from lms.accounts.models import Role
 from lms.accreditation import register as register_data
@@ -84,20 +85,39 @@ def privacy():
     return redirect(url_for("accreditation.mine"))
 
 
-def _pdf_response(certificate: Certificate, download: bool = True) -> Response:
+# A certificate by number with its current file (None before its rendering job ran),
+# built once: the download is the most repeated request after page views.
+_BY_NUMBER_WITH_FILE = (
+    select(Certificate, CertificateFile)
+    .outerjoin(
+        CertificateFile,
+        and_(CertificateFile.certificate_id == Certificate.id, CertificateFile.is_current),
+    )
+    .where(Certificate.number == bindparam("number"))
+    .order_by(CertificateFile.id.desc())
+    .limit(1)
+)
+_NOT_LOOKED_UP = object()
+
+
+def _pdf_response(
+    certificate: Certificate, download: bool = True, stored: Any = _NOT_LOOKED_UP
+) -> Response:
     """Serve the current stored PDF (after the caller's access check).
 
     The file is checked against its recorded SHA-256 before it is sent, so a file
     changed on disk is never served; the hash is the ETag, so a conditional request
     for the same rendering answers 304. While the rendering job has not yet run the
-    person gets a page saying the certificate is being prepared.
+    person gets a page saying the certificate is being prepared. ``stored`` is the
+    current file when the caller has read it already (None: there is none yet).
     """
-    stored = db.session.scalar(
-        select(CertificateFile)
-        .where(CertificateFile.certificate_id == certificate.id, CertificateFile.is_current)
-        .order_by(CertificateFile.id.desc())
-        .limit(1)
-    )
+    if stored is _NOT_LOOKED_UP:
+        stored = db.session.scalar(
+            select(CertificateFile)
+            .where(CertificateFile.certificate_id == certificate.id, CertificateFile.is_current)
+            .order_by(CertificateFile.id.desc())
+            .limit(1)
+        )
     if stored is None:
         response = Response(
             render_template("accreditation/preparing.html", certificate=certificate), 202
@@ -140,14 +160,15 @@ def _pdf_response(certificate: Certificate, download: bool = True) -> Response:
 @bp.get("/certificates/<number>.pdf")
 @login_required
 def download(number: str):
-    certificate = db.session.scalar(select(Certificate).where(Certificate.number == number))
-    if certificate is None:
+    row = db.session.execute(_BY_NUMBER_WITH_FILE, {"number": number}).first()
+    if row is None:
         abort(404)
+    certificate, stored = row
     if certificate.user_id != current_user.id and not services.can_revoke(
         current_user, certificate
     ):
         abort(404)  # the same answer whether or not the number exists
-    return _pdf_response(certificate)
+    return _pdf_response(certificate, stored=stored)
 
 
 # --- National officers --------------------------------------------------------------------

@@ -74,22 +74,44 @@ def read_verified(sha256: str, root: Path | None = None) -> bytes:
     return data
 
 
+# Files this process has hashed and found right, with the status they had then. The
+# change time (st_ctime) moves on every write, rename or chmod and cannot be set back
+# by a program, so an unchanged status means unchanged bytes: no need to hash again.
+_verified: dict[Path, tuple[int, int, int, int, int]] = {}
+_VERIFIED_MAX = 20_000
+
+
+def _status(stat: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
 def verify_file(sha256: str, size: int, root: Path | None = None) -> Path:
     """Check the stored file without keeping it in memory; return its path.
 
-    Raises StoredFileError when it is missing, of the wrong size or changed.
+    The bytes are hashed the first time and again whenever the file's status (inode,
+    size, modification and change times) differs from when they were last found
+    right. Raises StoredFileError when it is missing, of the wrong size or changed.
     """
     target = path_for(sha256, root)
     try:
-        actual_size = target.stat().st_size
+        stat = target.stat()
     except FileNotFoundError as exc:
         raise StoredFileError(f"stored certificate file {target.name} is missing") from exc
-    if actual_size != size:
+    if stat.st_size != size:
         raise StoredFileError(f"stored certificate file {target.name} has the wrong size")
+    status = _status(stat)
+    if _verified.get(target) == status:
+        return target
     digest = hashlib.sha256()
     with target.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 16), b""):
             digest.update(chunk)
+        after = _status(os.fstat(fh.fileno()))
     if digest.hexdigest() != sha256:
+        _verified.pop(target, None)
         raise StoredFileError(f"stored certificate file {target.name} does not match its hash")
+    if after == status:  # not changed while it was being read
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()
+        _verified[target] = status
     return target

@@ -112,6 +112,23 @@ def test_a_changed_file_is_never_served(app, issued, caplog):
         storage.read_verified(issued["sha"])
 
 
+def test_a_file_changed_after_it_was_served_is_refused_next_time(app, issued, caplog):
+    client = holder(app)
+    url = f"/certificates/{issued['number']}.pdf"
+    assert client.get(url).status_code == 200  # hashed and found right
+    with app.app_context():
+        path = storage.path_for(issued["sha"])
+    original = path.read_bytes()
+    stat = path.stat()
+    path.chmod(0o640)
+    path.write_bytes(original[:-10] + b"0123456789")
+    # Even with the old modification time put back, the change time has moved.
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    response = client.get(url)
+    assert response.status_code == 500 and b"%PDF" not in response.data
+    assert "missing or changed on disk" in caplog.text
+
+
 def test_a_missing_file_is_an_error_page_not_a_crash(app, issued, caplog):
     with app.app_context():
         storage.path_for(issued["sha"]).unlink()
