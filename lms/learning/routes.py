@@ -254,7 +254,7 @@ def activity(slug: str, key: str):
 
     if _visit_is_news(enrolment, activity):
         services.record_visit(enrolment, activity)
-    progress = services.progress_map(enrolment)
+    progress = services.progress_facts(enrolment)
     ctx = _context(
         course,
         activity,
