@@ -36,7 +36,8 @@ class Accreditation(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     course_slug: Mapped[str] = mapped_column(String(80))
     course_version: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(12))
+    # Indexed: requests awaiting a decision are found among pending records alone.
+    status: Mapped[str] = mapped_column(String(12), index=True)
     region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
@@ -70,7 +71,8 @@ class Certificate(db.Model):
     officer_name: Mapped[str | None] = mapped_column(String(200))
     template: Mapped[str] = mapped_column(String(80))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime | None]
+    # Indexed: certificates lapsing soon are a range of this column, not a scan.
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
     reminded_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
