@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import TimestampMixin, utcnow
@@ -48,13 +48,24 @@ class Region(db.Model):
 
 
 class User(UserMixin, TimestampMixin, db.Model):
+    __table_args__ = (
+        # The register and officers' lists start from the people of a region. Partial
+        # (people with a region): SQLite never picks it to read every person (for the
+        # admin list it did, at twice the cost of reading the table).
+        Index(
+            "ix_user_region_id",
+            "region_id",
+            sqlite_where=text("region_id IS NOT NULL"),
+            postgresql_where=text("region_id IS NOT NULL"),
+        ),
+    )
+
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active_account: Mapped[bool] = mapped_column(default=True)
-    # Indexed: the register and officers' lists start from the people of a region.
-    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
     # The holder's choice: may public certificate verification show their name?
