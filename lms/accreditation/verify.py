@@ -11,11 +11,12 @@ import hashlib
 import logging
 import unicodedata
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from lms.accounts.models import User
 from lms.accreditation.models import Certificate, CertificateFile
@@ -105,10 +106,25 @@ def _lookup(condition) -> tuple[Certificate | None, bool]:
     return row[0], bool(row[1])
 
 
+@cache
+def _by_token_statement():
+    """The lookup by token, built once: building a statement and its cache key again
+    on each request cost about as much as running it."""
+    return (
+        select(Certificate, User.is_name_public)
+        .outerjoin(User, User.id == Certificate.user_id)
+        .where(Certificate.token == bindparam("token"))
+    )
+
+
 def _by_token(token: str) -> tuple[Certificate | None, bool]:
+    """Like :func:`_lookup` with ``Certificate.token == token``."""
     if not token or len(token) > 100:
         return None, False
-    return _lookup(Certificate.token == token)
+    row = db.session.execute(_by_token_statement(), {"token": token}).first()
+    if row is None:
+        return None, False
+    return row[0], bool(row[1])
 
 
 def _name_is_public(certificate: Certificate) -> bool:

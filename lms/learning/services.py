@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from lms import signals
@@ -44,10 +45,16 @@ def registry() -> ActivityTypeRegistry:
     return current_app.extensions["lms.activity_types"]
 
 
-def get_enrolment(user: User, course: Course) -> Enrolment | None:
-    return db.session.scalar(
-        select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.course_slug == course.slug)
+@cache
+def _enrolment_statement():
+    # Built once (statement and cache key): every activity page asks.
+    return select(Enrolment).where(
+        Enrolment.user_id == bindparam("user_id"), Enrolment.course_slug == bindparam("slug")
     )
+
+
+def get_enrolment(user: User, course: Course) -> Enrolment | None:
+    return db.session.scalar(_enrolment_statement(), {"user_id": user.id, "slug": course.slug})
 
 
 def enrolments_for(user: User) -> list[Enrolment]:
@@ -141,16 +148,19 @@ def progress_facts(enrolment: Enrolment) -> dict[str, Any]:
     ORM objects of a course's dozens of rows cost more than the query itself. Use
     :func:`progress_map` to change them.
     """
-    rows = db.session.execute(
-        select(
-            ActivityProgress.activity_key,
-            ActivityProgress.is_complete,
-            ActivityProgress.best_score,
-            ActivityProgress.attempt_count,
-            ActivityProgress.state,
-        ).where(ActivityProgress.enrolment_id == enrolment.id)
-    )
+    rows = db.session.execute(_progress_facts_statement(), {"enrolment_id": enrolment.id})
     return {row.activity_key: row for row in rows}
+
+
+@cache
+def _progress_facts_statement():
+    return select(
+        ActivityProgress.activity_key,
+        ActivityProgress.is_complete,
+        ActivityProgress.best_score,
+        ActivityProgress.attempt_count,
+        ActivityProgress.state,
+    ).where(ActivityProgress.enrolment_id == bindparam("enrolment_id"))
 
 
 def progress_view(row: ActivityProgress | None) -> ProgressView:
