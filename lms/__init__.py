@@ -180,13 +180,15 @@ def _init_login(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
+    with_roles = [joinedload(User.roles)]  # built once, not on every signed-in request
+
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         raw_id, _sep, fingerprint = user_id.partition(":")
         if not raw_id.isdigit():
             return None
         # The roles come in the same query: every page's menu asks for them.
-        user = db.session.get(User, int(raw_id), options=[joinedload(User.roles)])
+        user = db.session.get(User, int(raw_id), options=with_roles)
         if user is None or user.get_id() != user_id or not user.is_active:
             return None
         return user
