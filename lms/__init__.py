@@ -180,15 +180,18 @@ def _init_login(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
-    with_roles = [joinedload(User.roles)]  # built once, not on every signed-in request
+    from sqlalchemy import bindparam, select
+
+    # Built once (statement and its cache key), not on every signed-in request; the
+    # roles come in the same query: every page's menu asks for them.
+    by_id = select(User).options(joinedload(User.roles)).where(User.id == bindparam("id"))
 
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         raw_id, _sep, fingerprint = user_id.partition(":")
         if not raw_id.isdigit():
             return None
-        # The roles come in the same query: every page's menu asks for them.
-        user = db.session.get(User, int(raw_id), options=with_roles)
+        user = db.session.execute(by_id, {"id": int(raw_id)}).unique().scalar_one_or_none()
         if user is None or user.get_id() != user_id or not user.is_active:
             return None
         return user
