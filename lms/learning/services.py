@@ -57,12 +57,17 @@ def get_enrolment(user: User, course: Course) -> Enrolment | None:
     return db.session.scalar(_enrolment_statement(), {"user_id": user.id, "slug": course.slug})
 
 
-def enrolments_for(user: User) -> list[Enrolment]:
-    return list(
-        db.session.scalars(
-            select(Enrolment).where(Enrolment.user_id == user.id).order_by(Enrolment.enrolled_at)
-        )
+@cache
+def _enrolments_statement():
+    return (
+        select(Enrolment)
+        .where(Enrolment.user_id == bindparam("user_id"))
+        .order_by(Enrolment.enrolled_at)
     )
+
+
+def enrolments_for(user: User) -> list[Enrolment]:
+    return list(db.session.scalars(_enrolments_statement(), {"user_id": user.id}))
 
 
 def missing_prerequisites(user: User, course: Course) -> list[Course]:
@@ -225,13 +230,17 @@ def completed_keys(enrolments: list[Enrolment]) -> dict[int, set[str]]:
     """
     out: dict[int, set[str]] = {e.id: set() for e in enrolments}
     if out:
-        for enrolment_id, key in db.session.execute(
-            select(ActivityProgress.enrolment_id, ActivityProgress.activity_key).where(
-                ActivityProgress.enrolment_id.in_(list(out)), ActivityProgress.is_complete
-            )
-        ):
+        for enrolment_id, key in db.session.execute(_completed_statement(), {"ids": list(out)}):
             out[enrolment_id].add(key)
     return out
+
+
+@cache
+def _completed_statement():
+    return select(ActivityProgress.enrolment_id, ActivityProgress.activity_key).where(
+        ActivityProgress.enrolment_id.in_(bindparam("ids", expanding=True)),
+        ActivityProgress.is_complete,
+    )
 
 
 def _done_keys(enrolment: Enrolment) -> set[str]:
