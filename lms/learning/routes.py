@@ -18,8 +18,10 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf, validate_csrf
+from markupsafe import Markup
 from wtforms.validators import ValidationError
 
 from lms.catalogue.content import Activity, Course
@@ -171,6 +173,44 @@ def _activity_urls(course: Course) -> dict[str, str]:
     return {a.key: f"{head}{a.key}{tail}" for a in course.activities}
 
 
+#: Rendered contents lists kept per app (see :func:`_contents`); emptied when full.
+CONTENTS_CACHE_SIZE = 2048
+
+
+def _contents(course: Course, activity: Activity, module, done_keys: set[str]) -> Markup:
+    """The page's contents list (every module and activity, what is complete).
+
+    The same for everyone on the same page of the same course version with the same
+    activities complete, so it is rendered once for each of those and kept: the list
+    has a link and a status for each of the course's dozens of activities.
+    """
+    cache = current_app.extensions.setdefault("lms.contents_cache", {})
+    key = (
+        course.slug,
+        course.version,
+        activity.key,
+        frozenset(done_keys),
+        str(get_locale()),
+        request.script_root,
+    )
+    html = cache.get(key)
+    if html is None:
+        html = Markup(  # noqa: S704 - rendered by an autoescaping template
+            render_template(
+                "learning/_contents.html",
+                course=course,
+                module=module,
+                activity=activity,
+                done_keys=done_keys,
+                activity_urls=_activity_urls(course),
+            )
+        )
+        if len(cache) >= CONTENTS_CACHE_SIZE:
+            cache.clear()
+        cache[key] = html
+    return html
+
+
 def _render_page(course, activity, enrolment, ctx, status=200, progress=None):
     activity_type = services.registry()[activity.type]
     previous, following = course.neighbours(activity.key)
@@ -193,7 +233,7 @@ def _render_page(course, activity, enrolment, ctx, status=200, progress=None):
             done_keys=done_keys,
             enrolment=enrolment,
             registry=services.registry(),
-            activity_urls=_activity_urls(course),
+            contents=_contents(course, activity, ctx.module, done_keys),
         ),
         status,
     )

@@ -241,3 +241,29 @@ def test_editing_course_text_keeps_everyones_progress(app, trainee_client, tmp_p
     html = client.get("/learn/link-member/promoting-mip-reading").get_data(as_text=True)
     assert "A new opening" in html
     assert "You have marked this page as done." in html
+
+
+def test_contents_list_shows_the_current_page_and_what_is_complete(trainee_client):
+    """The contents list is kept between requests (per page and set of complete
+    activities): it must still follow the page and the trainee's progress."""
+    enrol(trainee_client)
+    reading = "/learn/link-member/promoting-mip-reading"
+    check = "/learn/link-member/promoting-mip-check"
+
+    def contents(url):
+        html = trainee_client.get(url).get_data(as_text=True)
+        return html[
+            html.index('<ol class="toc">') : html.index("</ol>", html.index('<ol class="toc">'))
+        ]
+
+    before = contents(reading)
+    assert f'<a href="{reading}" aria-current="page">' in before
+    assert "is-complete" not in before
+    assert f'<a href="{check}" aria-current="page">' in contents(check)
+
+    page = trainee_client.get(reading).get_data(as_text=True)
+    trainee_client.post(reading, data={"csrf_token": csrf_from(page), "action": "complete"})
+    after = contents(reading)
+    assert after.count("is-complete") == 1
+    assert "(complete)</span>" in after
+    assert f'<a href="{reading}" aria-current="page">' in after
