@@ -165,7 +165,6 @@ def _result(
         facts=facts(certificate, show),
         surname=surname,
         matched=matched,
-        form=FlaskForm(),
         **extra,
     )
 
