@@ -42,17 +42,32 @@ def is_safe_next(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
+#: Sent with every response unless the view set its own; (name, lowercase, value).
+SECURITY_HEADERS = [
+    (name, name.lower(), value)
+    for name, value in (
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"),
+    )
+]
+
+
 def add_security_headers(response: Response) -> Response:
+    """Add the headers above (and no-store to pages) where the view has not set them.
+
+    The names present are read once rather than searched for each header
+    (``Headers.setdefault`` scans the list every time).
+    """
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-    if response.mimetype == "text/html":
+    present = {name.lower() for name, _value in headers}
+    headers.extend((name, value) for name, lower, value in SECURITY_HEADERS if lower not in present)
+    if "cache-control" not in present and response.mimetype == "text/html":
         # Pages can show who is in the union; keep them out of shared caches.
-        headers.setdefault("Cache-Control", "no-store")
+        headers["Cache-Control"] = "no-store"
     return response
 
 
