@@ -54,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import lms.feedback.models
     import lms.jobs.models
     import lms.learning.models
+    import lms.review.models
     import lms.runs.models  # noqa: F401
     from lms.extensions import babel, csrf, db, limiter, migrate
 
