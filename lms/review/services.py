@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import Select, and_, case, delete, false, func, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased, contains_eager, selectinload
 
 from lms import signals
@@ -475,6 +487,37 @@ def record_review(
     return review
 
 
+# The dashboard's statements, built once (building them cost more than running them):
+# the latest attempt of each reviewed activity of some enrolments, and those attempts'
+# reviews. The lists are expanding bind parameters.
+_NEWEST_NUMBERS = (
+    select(
+        Attempt.enrolment_id,
+        Attempt.activity_key,
+        func.max(Attempt.number).label("number"),
+    )
+    .where(
+        Attempt.enrolment_id.in_(bindparam("enrolment_ids", expanding=True)),
+        Attempt.activity_type.in_(bindparam("types", expanding=True)),
+    )
+    .group_by(Attempt.enrolment_id, Attempt.activity_key)
+    .subquery()
+)
+_LATEST_REVIEWED_ATTEMPTS = select(
+    Attempt.id, Attempt.enrolment_id, Attempt.activity_key, Attempt.number
+).join(
+    _NEWEST_NUMBERS,
+    (_NEWEST_NUMBERS.c.enrolment_id == Attempt.enrolment_id)
+    & (_NEWEST_NUMBERS.c.activity_key == Attempt.activity_key)
+    & (_NEWEST_NUMBERS.c.number == Attempt.number),
+)
+_REVIEWS_OF_ATTEMPTS = (
+    select(AttemptReview)
+    .where(AttemptReview.attempt_id.in_(bindparam("attempt_ids", expanding=True)))
+    .order_by(AttemptReview.id)
+)
+
+
 def outcomes_for(user: User, enrolments: list | None = None) -> list[dict]:
     """The trainee's reviewed work for their dashboard: latest decision and comments.
 
@@ -488,36 +531,17 @@ def outcomes_for(user: User, enrolments: list | None = None) -> list[dict]:
     types = _reviewed_types()
     if not enrolments or not types:
         return out
-    newest = (
-        select(
-            Attempt.enrolment_id,
-            Attempt.activity_key,
-            func.max(Attempt.number).label("number"),
-        )
-        .where(
-            Attempt.enrolment_id.in_([e.id for e in enrolments]),
-            Attempt.activity_type.in_(types),
-        )
-        .group_by(Attempt.enrolment_id, Attempt.activity_key)
-        .subquery()
-    )
     latest = {
         (a.enrolment_id, a.activity_key): a
         for a in db.session.execute(
-            select(Attempt.id, Attempt.enrolment_id, Attempt.activity_key, Attempt.number).join(
-                newest,
-                (newest.c.enrolment_id == Attempt.enrolment_id)
-                & (newest.c.activity_key == Attempt.activity_key)
-                & (newest.c.number == Attempt.number),
-            )
+            _LATEST_REVIEWED_ATTEMPTS,
+            {"enrolment_ids": [e.id for e in enrolments], "types": sorted(types)},
         )
     }
     reviews: dict[int, AttemptReview] = {}
     if latest:
         for review in db.session.scalars(
-            select(AttemptReview)
-            .where(AttemptReview.attempt_id.in_([a.id for a in latest.values()]))
-            .order_by(AttemptReview.id)
+            _REVIEWS_OF_ATTEMPTS, {"attempt_ids": [a.id for a in latest.values()]}
         ):
             reviews[review.attempt_id] = review
     for enrolment in enrolments:
