@@ -7,7 +7,7 @@ pass mark. Explanations are shown after every attempt.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import yaml
@@ -84,6 +84,27 @@ class QuizConfig(_Strict):
         return self
 
 
+# A quiz's questions as a plain visit shows them (nothing chosen, no errors, no
+# results): the same markup for everyone, rendered once per quiz and locale. The key
+# holds the config itself, so a reloaded course (a new config) never meets old markup.
+_plain_markup: dict[tuple[int, str], tuple[QuizConfig, str]] = {}
+_PLAIN_MAX = 512
+
+
+def _plain_questions(config: QuizConfig, render: Callable[[], str]) -> str:
+    from flask_babel import get_locale
+
+    key = (id(config), str(get_locale()))
+    cached = _plain_markup.get(key)
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    html = render()
+    if len(_plain_markup) >= _PLAIN_MAX:
+        _plain_markup.clear()
+    _plain_markup[key] = (config, html)
+    return html
+
+
 class Quiz(ActivityType):
     name = "quiz"
     label = "Knowledge check"
@@ -112,6 +133,23 @@ class Quiz(ActivityType):
             chosen = {k: set(v) for k, v in latest.data.get("answers", {}).items()}
         else:
             chosen = {}
+        show_results = bool(ctx.just_submitted and latest is not None and not ctx.rejected)
+        errors = ctx.rejected.errors if ctx.rejected is not None else {}
+
+        def questions() -> str:
+            return ctx.render_template(
+                "activities/_quiz_questions.html",
+                config=config,
+                chosen=chosen,
+                errors=errors,
+                show_results=show_results,
+                latest=latest,
+            )
+
+        if show_results or chosen or errors:
+            questions_html = questions()
+        else:
+            questions_html = _plain_questions(config, questions)
         return Markup(  # noqa: S704 - rendered by an autoescaping template
             ctx.render_template(
                 "activities/quiz.html",
@@ -120,6 +158,7 @@ class Quiz(ActivityType):
                 latest=latest,
                 chosen=chosen,
                 pass_mark=config.pass_mark,
+                questions_html=Markup(questions_html),  # noqa: S704 - autoescaped template
             )
         )
 

@@ -267,3 +267,33 @@ def test_contents_list_shows_the_current_page_and_what_is_complete(trainee_clien
     assert after.count("is-complete") == 1
     assert "(complete)</span>" in after
     assert f'<a href="{reading}" aria-current="page">' in after
+
+
+def test_a_quiz_seen_again_after_answers_and_errors_shows_them_only_when_due(app, trainee_client):
+    """The plain questions are kept once rendered; answers, errors and results never leak
+    into them, and a page with answers or errors is never served from them."""
+    import re
+
+    enrol(trainee_client)
+    url = "/learn/link-member/promoting-mip-check"
+    plain = trainee_client.get(url).get_data(as_text=True)
+    token = re.compile(r'name="csrf_token" value="[^"]*"')
+
+    def form_of(html: str) -> str:
+        return token.sub("", re.search(r'<form method="post".*?</form>', html, re.S).group(0))
+
+    questions = form_of(plain)
+    assert " checked" not in questions and "field--error" not in questions
+    right = quiz_answers(app, "link-member", "promoting-mip-check")
+    first = next(iter(right))
+    rejected = trainee_client.post(
+        url, data={"csrf_token": csrf_from(plain), first: right[first]}
+    ).get_data(as_text=True)
+    assert "field--error" in rejected and " checked" in rejected
+    sent = trainee_client.post(url, data={"csrf_token": csrf_from(plain), **right})
+    result = trainee_client.get(sent.location).get_data(as_text=True)
+    assert "choice--correct" in result and " checked" in result
+    again = trainee_client.get(url).get_data(as_text=True)
+    again_questions = form_of(again)
+    # The same questions as the first plain visit (the button now says "Try again").
+    assert again_questions.replace("Try again", "Check my answers") == questions
