@@ -16,7 +16,7 @@ from sqlalchemy import Select, and_, case, false, func, or_, select, union
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from lms.accounts.models import Region, Role, User
+from lms.accounts.models import Region, Role, User, name_key
 from lms.accreditation.models import (
     Accreditation,
     AccreditationStatus,
@@ -27,7 +27,7 @@ from lms.extensions import db
 from lms.i18n import _l
 from lms.learning import services as learning
 from lms.learning.models import Enrolment
-from lms.pagination import Page, paginate
+from lms.pagination import MAX_PER_PAGE, Page, clamp_int, paginate
 
 STATUS_LABELS = {
     "training": _l("In training"),
@@ -111,47 +111,77 @@ def _region_ids(viewer: User, filters: Filters) -> tuple[dict[int, Region], set[
     return regions, region_ids
 
 
+def _people(stmt: Select, user_id, filters: Filters, region_ids: set[int]) -> Select:
+    """``stmt`` joined to the person of ``user_id``, limited to the regions and the search."""
+    stmt = stmt.join(User, User.id == user_id).where(User.region_id.in_(region_ids))
+    return _search(stmt, filters)
+
+
+def _search(stmt: Select, filters: Filters) -> Select:
+    if filters.q:
+        stmt = stmt.where(
+            or_(
+                User.name_key.like(f"%{escape_like(name_key(filters.q))}%", escape="\\"),
+                func.lower(User.email).like(f"%{escape_like(filters.q.lower())}%", escape="\\"),
+            )
+        )
+    return stmt
+
+
+def _key_selects(
+    filters: Filters, region_ids: set[int], certified: list[str]
+) -> tuple[Select, Select]:
+    """The register's keys (person, course) as two SELECTs: enrolments on a course with a
+    certificate, and accreditation records."""
+    enrolled = _people(
+        select(Enrolment.user_id, Enrolment.course_slug).where(
+            Enrolment.course_slug.in_(certified)
+        ),
+        Enrolment.user_id,
+        filters,
+        region_ids,
+    )
+    recorded = _people(
+        select(Accreditation.user_id, Accreditation.course_slug),
+        Accreditation.user_id,
+        filters,
+        region_ids,
+    )
+    if filters.course:
+        enrolled = enrolled.where(Enrolment.course_slug == filters.course)
+        recorded = recorded.where(Accreditation.course_slug == filters.course)
+    return enrolled, recorded
+
+
 def _statement(
-    filters: Filters, now: datetime, region_ids: set[int]
+    filters: Filters, now: datetime, region_ids: set[int], until: str | None = None
 ) -> tuple[Select, ColumnElement, ColumnElement]:
     """The register as one SELECT: a row per person and course (enrolled on a course with a
     certificate, or with an accreditation record), its latest record and certificate, and
     its status computed in SQL so that filtering, sorting and paging happen there.
 
+    With ``until`` (a name key), only the people whose key sorts up to it, and everyone
+    with a pending record: the first rows of the full register when ``until`` is far
+    enough (see ``page``).
+
     Returns the statement, its course slug column and its status column."""
     catalogue = learning.catalogue()
     certified = [c.slug for c in catalogue if c.certificate is not None]
 
-    def people(stmt: Select, user_id) -> Select:
-        stmt = stmt.join(User, User.id == user_id).where(User.region_id.in_(region_ids))
-        if filters.q:
-            like = f"%{escape_like(filters.q.lower())}%"
-            stmt = stmt.where(
-                or_(
-                    func.lower(User.name).like(like, escape="\\"),
-                    func.lower(User.email).like(like, escape="\\"),
-                )
-            )
-        return stmt
-
-    enrolled = people(
-        select(Enrolment.user_id, Enrolment.course_slug).where(
-            Enrolment.course_slug.in_(certified)
-        ),
-        Enrolment.user_id,
-    )
-    recorded = people(
-        select(Accreditation.user_id, Accreditation.course_slug), Accreditation.user_id
-    )
-    if filters.course:
-        enrolled = enrolled.where(Enrolment.course_slug == filters.course)
-        recorded = recorded.where(Accreditation.course_slug == filters.course)
+    enrolled, recorded = _key_selects(filters, region_ids, certified)
+    pending_keys = recorded.where(Accreditation.status == AccreditationStatus.PENDING.value)
     if filters.status == "awaiting":
         # Only a pending record can be a request awaiting a decision: look at those alone
         # rather than at everyone in the region (the status test below still applies).
-        keys = recorded.where(Accreditation.status == AccreditationStatus.PENDING.value).subquery(
-            "register_keys"
-        )
+        keys = pending_keys.subquery("register_keys")
+    elif until is not None:
+        # The people up to ``until`` in name order, and every pending record (those rows
+        # can come first whatever the name): see ``page``.
+        keys = union(
+            enrolled.where(User.name_key <= until),
+            recorded.where(User.name_key <= until),
+            pending_keys,
+        ).subquery("register_keys")
     else:
         keys = union(enrolled, recorded).subquery("register_keys")
     # The latest record of the person and course: no newer one (by id) exists. Asked
@@ -200,7 +230,7 @@ def _statement(
     # Requests waiting for a decision first, then everyone by name.
     stmt = stmt.order_by(
         case((status == "awaiting", 0), else_=1),
-        func.lower(User.name),
+        User.name_key,
         title,
         User.id,
         keys.c.course_slug,
@@ -258,11 +288,11 @@ def page(
     regions, region_ids = _region_ids(viewer, filters)
     if not region_ids:
         return paginate(select(User).where(false()), 1, per_page, total=0)
-    stmt, slug, _status = _statement(filters, now, region_ids)
-    total = None
-    if not filters.status:
-        # Without a status filter there is a row per key: count the keys alone.
-        total = db.session.scalar(select(func.count()).select_from(slug.table)) or 0
+    if filters.status:
+        stmt, _slug, _status = _statement(filters, now, region_ids)
+        total = None
+    else:
+        stmt, total = _first_rows(filters, now, region_ids, page, per_page)
     result = paginate(
         stmt,
         page,
@@ -274,6 +304,54 @@ def page(
     )
     result.items = [_row(*values, regions=regions) for values in result.items]
     return result
+
+
+def _first_rows(
+    filters: Filters, now: datetime, region_ids: set[int], page: Any, per_page: Any
+) -> tuple[Select, int]:
+    """The register statement for ``page`` without a status filter, and its row count.
+
+    Requests awaiting a decision come first, then every row in name order. Rather than
+    compute the status of every row in the region to sort them, the statement is limited
+    to the people whose name key sorts up to the one of the N-th person with a row (N =
+    the rows up to this page's end plus the pending records: each person has a row at
+    least, and at most that many rows can be awaiting and move to the front) and to the
+    people with a pending record. The rows up to this page's end are then the same as
+    the full register's. The N-th key is read along the (region, name key) index.
+    """
+    catalogue = learning.catalogue()
+    certified = [c.slug for c in catalogue if c.certificate is not None]
+    enrolled, recorded = _key_selects(filters, region_ids, certified)
+    keys = union(enrolled, recorded).subquery("register_keys")
+    waiting = (
+        recorded.where(Accreditation.status == AccreditationStatus.PENDING.value)
+        .with_only_columns(func.count())
+        .scalar_subquery()
+    )
+    total, waiting_count = db.session.execute(
+        select(select(func.count()).select_from(keys).scalar_subquery(), waiting)
+    ).one()
+    size = clamp_int(per_page, REGISTER_PAGE_SIZE, 1, MAX_PER_PAGE)
+    number = clamp_int(page, 1, 1, max(1, -(-total // size)))
+    needed = number * size + (waiting_count or 0)
+    with_row = or_(
+        select(Enrolment.id)
+        .where(Enrolment.user_id == User.id, Enrolment.course_slug.in_(certified))
+        .where(*([Enrolment.course_slug == filters.course] if filters.course else []))
+        .exists(),
+        select(Accreditation.id)
+        .where(Accreditation.user_id == User.id)
+        .where(*([Accreditation.course_slug == filters.course] if filters.course else []))
+        .exists(),
+    )
+    until = db.session.scalar(
+        _search(select(User.name_key).where(User.region_id.in_(region_ids), with_row), filters)
+        .order_by(User.name_key)
+        .offset(needed - 1)
+        .limit(1)
+    )
+    stmt, _slug, _status = _statement(filters, now, region_ids, until)
+    return stmt, total or 0
 
 
 def rows(viewer: User, filters: Filters, now: datetime | None = None) -> list[Row]:
