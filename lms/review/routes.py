@@ -25,13 +25,16 @@ def queue():
     page, per_page = page_args()
     items = services.queue(current_user, filters, page, per_page)
     reviewed = services.reviewed_activities()
+    runs, more_runs = services.queue_runs(current_user, filters.course, filters.run_q, filters.run)
     return render_template(
         "review/queue.html",
         items=items,
         filters=filters,
         show_all=filters.include_done,
         course_options=[(c.slug, c.title) for c in learning.catalogue() if c.slug in reviewed],
-        run_options=[(r.id, r.title) for r in services.queue_runs(current_user, filters.course)],
+        run_options=[(r.id, r.title) for r in runs],
+        more_runs=more_runs,
+        run_choices=services.RUN_CHOICES,
     )
 
 

@@ -74,6 +74,8 @@ class QueueFilters:
     course: str = ""
     run: str = ""
     q: str = ""
+    #: Words of a run's title, to find runs for the run filter (not a filter of the queue).
+    run_q: str = ""
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> QueueFilters:
@@ -84,6 +86,7 @@ class QueueFilters:
             course=(args.get("course") or "").strip()[:80],
             run=run if run.isdigit() else "",
             q=" ".join((args.get("q") or "").split())[:100],
+            run_q=" ".join((args.get("run_q") or "").split())[:100],
         )
 
     @property
@@ -234,38 +237,38 @@ def _queue_keys(reviewer: User, filters: QueueFilters) -> Select:
         by_course = {k: v for k, v in by_course.items() if k == filters.course}
     if not by_course:
         return select(ReviewItem.attempt_id).where(false())
-    in_content = or_(
+    is_admin = reviewer.has_role(Role.ADMIN)
+    scoped = not is_admin or bool(filters.run)
+
+    def trainees(slug: str) -> Select:
+        # The trainees that bring the course's work to this reviewer: a booked place on a
+        # run of the course (one the reviewer facilitates, unless an administrator). An
+        # IN (not a join on a DISTINCT list) lets the database probe the queue index per
+        # trainee it finds, without de-duplicating the places first.
+        found = (
+            select(RunPlace.user_id)
+            .join(CourseRun, RunPlace.run_id == CourseRun.id)
+            .where(RunPlace.status == PlaceStatus.BOOKED, CourseRun.course_slug == slug)
+        )
+        if not is_admin:
+            found = found.join(RunFacilitator, RunFacilitator.run_id == CourseRun.id).where(
+                RunFacilitator.user_id == reviewer.id
+            )
+        if filters.run:
+            found = found.where(CourseRun.id == int(filters.run))
+        return found
+
+    in_scope = or_(
         *(
             and_(
                 ReviewItem.course_slug == slug,
                 ReviewItem.activity_key.in_([a.key for a in acts]),
+                *([ReviewItem.user_id.in_(trainees(slug))] if scoped else []),
             )
             for slug, acts in by_course.items()
         )
     )
-    stmt = select(ReviewItem.attempt_id).where(in_content)
-    is_admin = reviewer.has_role(Role.ADMIN)
-    if not is_admin or filters.run:
-        # The trainees (and courses) that bring the work to this reviewer: a booked place
-        # on a run of the course (one the reviewer facilitates, unless an administrator).
-        scope = (
-            select(RunPlace.user_id, CourseRun.course_slug)
-            .join(CourseRun, RunPlace.run_id == CourseRun.id)
-            .where(RunPlace.status == PlaceStatus.BOOKED)
-            .distinct()
-        )
-        if not is_admin:
-            scope = scope.join(RunFacilitator, RunFacilitator.run_id == CourseRun.id).where(
-                RunFacilitator.user_id == reviewer.id
-            )
-        if filters.run:
-            scope = scope.where(CourseRun.id == int(filters.run))
-        scope = scope.subquery("scope")
-        stmt = stmt.join(
-            scope,
-            (scope.c.user_id == ReviewItem.user_id)
-            & (scope.c.course_slug == ReviewItem.course_slug),
-        )
+    stmt = select(ReviewItem.attempt_id).where(in_scope)
     if not is_admin:
         stmt = stmt.where(ReviewItem.user_id != reviewer.id)
     if filters.q:
@@ -399,15 +402,36 @@ def queue(
     return result
 
 
-def queue_runs(reviewer: User, course_slug: str = "") -> list:
-    """Runs to offer in the queue's run filter: the reviewer's (any, for administrators),
-    as rows with ``id`` and ``title`` only (hundreds of runs are not loaded whole)."""
-    stmt = select(CourseRun.id, CourseRun.title).order_by(CourseRun.title, CourseRun.id)
+#: Runs listed in the queue's run filter at most; beyond that the filter offers a search.
+RUN_CHOICES = 30
+
+
+def queue_runs(
+    reviewer: User, course_slug: str = "", search: str = "", selected: str = ""
+) -> tuple[list, bool]:
+    """Runs to offer in the queue's run filter, as rows with ``id`` and ``title`` only,
+    by title: the reviewer's (any, for administrators), of the course if one is chosen,
+    whose title contains ``search`` if given, at most :data:`RUN_CHOICES` of them, the
+    ``selected`` run always among them. The flag says whether more runs match (then the
+    page offers the search instead of a list of hundreds of runs)."""
+    stmt = select(CourseRun.id, CourseRun.title)
     if not reviewer.has_role(Role.ADMIN):
         stmt = stmt.join(RunFacilitator).where(RunFacilitator.user_id == reviewer.id)
     if course_slug:
         stmt = stmt.where(CourseRun.course_slug == course_slug)
-    return list(db.session.execute(stmt.limit(500)))
+    chosen = int(selected) if selected.isdigit() else None
+    first = [CourseRun.title, CourseRun.id]
+    if search:
+        like = func.lower(CourseRun.title).like(f"%{escape_like(search.lower())}%", escape="\\")
+        stmt = stmt.where(like if chosen is None else or_(like, CourseRun.id == chosen))
+    if chosen is not None:
+        first.insert(0, case((CourseRun.id == chosen, 0), else_=1))
+    rows = list(db.session.execute(stmt.order_by(*first).limit(RUN_CHOICES + 1)))
+    more = len(rows) > RUN_CHOICES
+    rows = rows[:RUN_CHOICES]
+    if chosen is not None:
+        rows.sort(key=lambda row: (row.title, row.id))
+    return rows, more
 
 
 def history(enrolment: Enrolment, activity_key: str) -> list[tuple[Attempt, list[AttemptReview]]]:
