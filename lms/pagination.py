@@ -34,6 +34,16 @@ def clamp_int(value: Any, default: int, low: int, high: int | None = None) -> in
     return min(number, high) if high is not None else number
 
 
+def search_arg(args: Mapping[str, Any], name: str = "q", limit: int = 100) -> str:
+    """A search box's text from the query string: spaces collapsed, at most ``limit`` long."""
+    return " ".join((args.get(name) or "").split())[:limit]
+
+
+def choice_arg(args: Mapping[str, Any], name: str, limit: int = 80) -> str:
+    """A filter's chosen value (a slug, a key) from the query string, trimmed."""
+    return (args.get(name) or "").strip()[:limit]
+
+
 @dataclass
 class Page(Generic[T]):
     """One page of a list: its rows and what is needed to link to the others."""

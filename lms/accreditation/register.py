@@ -27,7 +27,7 @@ from lms.extensions import db
 from lms.i18n import _l
 from lms.learning import services as learning
 from lms.learning.models import Enrolment
-from lms.pagination import MAX_PER_PAGE, Page, clamp_int, paginate
+from lms.pagination import MAX_PER_PAGE, Page, choice_arg, clamp_int, paginate, search_arg
 
 STATUS_LABELS = {
     "training": _l("In training"),
@@ -508,9 +508,9 @@ class CertificateFilters:
     def from_args(cls, args: Mapping[str, str]) -> CertificateFilters:
         status = args.get("status", "")
         return cls(
-            q=" ".join((args.get("q") or "").split())[:100],
+            q=search_arg(args),
             status=status if status in CERTIFICATE_STATUSES else "",
-            course=(args.get("course") or "").strip()[:80],
+            course=choice_arg(args, "course"),
         )
 
 

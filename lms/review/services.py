@@ -36,7 +36,15 @@ from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
 from lms.learning.models import Attempt, AttemptReview, Enrolment
-from lms.pagination import MAX_PER_PAGE, Page, clamp_int, count, request_args
+from lms.pagination import (
+    MAX_PER_PAGE,
+    Page,
+    choice_arg,
+    clamp_int,
+    count,
+    request_args,
+    search_arg,
+)
 from lms.review.models import ReviewItem
 from lms.runs.models import CourseRun, PlaceStatus, RunFacilitator, RunPlace
 
@@ -83,10 +91,10 @@ class QueueFilters:
         run = (args.get("run") or "").strip()
         return cls(
             show="all" if args.get("show") == "all" else "waiting",
-            course=(args.get("course") or "").strip()[:80],
+            course=choice_arg(args, "course"),
             run=run if run.isdigit() else "",
-            q=" ".join((args.get("q") or "").split())[:100],
-            run_q=" ".join((args.get("run_q") or "").split())[:100],
+            q=search_arg(args),
+            run_q=search_arg(args, "run_q"),
         )
 
     @property

@@ -24,7 +24,7 @@ from lms.errors import ServiceError
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
-from lms.pagination import Page, paginate
+from lms.pagination import Page, choice_arg, paginate, search_arg
 from lms.runs.models import (
     AttendanceMark,
     AttendanceStatus,
@@ -223,8 +223,8 @@ class RunFilters:
     def from_args(cls, args: Mapping[str, str]) -> RunFilters:
         when = args.get("when", "all")
         return cls(
-            q=" ".join((args.get("q") or "").split())[:100],
-            course=(args.get("course") or "").strip()[:80],
+            q=search_arg(args),
+            course=choice_arg(args, "course"),
             when=when if when in WHEN else "all",
         )
 
