@@ -231,9 +231,15 @@ def officers_for_region(region_id: int | None) -> list[User]:
 
 
 def can_decide(actor: User, record: Accreditation) -> bool:
-    """Administrators, or a national officer for the record's region."""
+    """Administrators, or a national officer for the record's region other than its trainee.
+
+    An officer who is also a trainee cannot confirm her own accreditation (as a
+    facilitator cannot review her own work): the training office decides it.
+    """
     if actor.has_role(Role.ADMIN):
         return True
+    if actor.id == record.user_id:
+        return False
     return record.region_id is not None and any(
         r.region_id == record.region_id for r in actor.roles if r.role == Role.OFFICER
     )
