@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 MAX_DAYS = 10
 MAX_CAPACITY = 500
+#: The lengths of ``CourseRun.title`` and ``CourseRun.venue``.
+MAX_TITLE = 200
+MAX_VENUE = 300
 RUNS_PAGE_SIZE = 25
 ROSTER_PAGE_SIZE = 100
 
@@ -68,6 +71,11 @@ def _check(data: RunInput) -> Course:
         raise RunError(_("Choose a course."), "course_slug")
     if not data.title.strip():
         raise RunError(_("Give the run a name people will recognise."), "title")
+    # The columns' lengths: longer text would fail in the database (PostgreSQL) with a 500.
+    if len(" ".join(data.title.split())) > MAX_TITLE:
+        raise RunError(_("Keep the name under %(n)d characters.", n=MAX_TITLE), "title")
+    if len(data.venue.strip()) > MAX_VENUE:
+        raise RunError(_("Keep the venue under %(n)d characters.", n=MAX_VENUE), "venue")
     if not data.days:
         raise RunError(_("Give at least one date."), "days")
     if len(set(data.days)) != len(data.days):
