@@ -10,6 +10,9 @@ and the outbox are compared before and after.
 
 Besides the four roles, two people test the boundaries of DESIGN.md: a facilitator
 who does not facilitate the run, and a national officer of another region.
+Requests that name someone else's run, day, place, attempt, accreditation or
+account, CSRF-less requests and ignored extra fields are in
+``test_access_matrix_post.py``.
 """
 
 from __future__ import annotations
