@@ -649,3 +649,31 @@ def test_attendance_ignores_marks_for_people_not_on_the_page(app):
 def region_id_of(app: Flask, name: str) -> int:
     with app.app_context():
         return region(name).id
+
+
+# No directory listings, no files outside static/ ----------------------------------------
+
+HIDDEN_PATHS = [
+    "/static/",
+    "/static/css/",
+    "/static/../instance/secret_key",
+    "/static/%2e%2e/instance/secret_key",
+    "/static/..%2finstance/secret_key",
+    "/instance/secret_key",
+    "/.git/config",
+    "/.env",
+    "/static/.DS_Store",
+    "/certificates/",
+    "/migrations/env.py",
+]
+
+
+@pytest.mark.parametrize("path", HIDDEN_PATHS)
+def test_no_directory_listing_and_nothing_outside_static(app, path):
+    build_world(app)
+    for role in (ANONYMOUS, "admin"):
+        response = as_role(app, role).get(path)
+        body = response.get_data()
+        assert response.status_code in (302, 404), f"{path} as {role}: {response.status_code}"
+        assert app.config["SECRET_KEY"].encode() not in body, path
+        assert b"Index of" not in body and b"[core]" not in body, path
