@@ -84,25 +84,17 @@ class QuizConfig(_Strict):
         return self
 
 
-# A quiz's questions as a plain visit shows them (nothing chosen, no errors, no
-# results): the same markup for everyone, rendered once per quiz and locale. The key
-# holds the config itself, so a reloaded course (a new config) never meets old markup.
-_plain_markup: dict[tuple[int, str], tuple[QuizConfig, str]] = {}
-_PLAIN_MAX = 512
-
-
 def _plain_questions(config: QuizConfig, render: Callable[[], str]) -> str:
+    """A quiz's questions as a plain visit shows them (nothing chosen, no errors, no
+    results): the same markup for everyone, rendered once per quiz and locale and kept
+    (:func:`lms.caching.kept`). The kept value holds the config itself, so its ``id``
+    cannot be reused by a reloaded course's config while the markup is kept."""
     from flask_babel import get_locale
 
+    from lms.caching import kept
+
     key = (id(config), str(get_locale()))
-    cached = _plain_markup.get(key)
-    if cached is not None and cached[0] is config:
-        return cached[1]
-    html = render()
-    if len(_plain_markup) >= _PLAIN_MAX:
-        _plain_markup.clear()
-    _plain_markup[key] = (config, html)
-    return html
+    return kept("quiz-questions", key, lambda: (config, render()), size=512)[1]
 
 
 class Quiz(ActivityType):

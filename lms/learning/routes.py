@@ -24,6 +24,7 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from markupsafe import Markup
 from wtforms.validators import ValidationError
 
+from lms.caching import kept
 from lms.catalogue.content import Activity, Course
 from lms.db import utcnow
 from lms.extensions import db
@@ -173,18 +174,14 @@ def _activity_urls(course: Course) -> dict[str, str]:
     return {a.key: f"{head}{a.key}{tail}" for a in course.activities}
 
 
-#: Rendered contents lists kept per app (see :func:`_contents`); emptied when full.
-CONTENTS_CACHE_SIZE = 2048
-
-
 def _contents(course: Course, activity: Activity, module, done_keys: set[str]) -> Markup:
     """The page's contents list (every module and activity, what is complete).
 
     The same for everyone on the same page of the same course version with the same
-    activities complete, so it is rendered once for each of those and kept: the list
-    has a link and a status for each of the course's dozens of activities.
+    activities complete, so it is rendered once for each of those and kept
+    (:func:`lms.caching.kept`): the list has a link and a status for each of the
+    course's dozens of activities.
     """
-    cache = current_app.extensions.setdefault("lms.contents_cache", {})
     key = (
         course.slug,
         course.version,
@@ -193,9 +190,9 @@ def _contents(course: Course, activity: Activity, module, done_keys: set[str]) -
         str(get_locale()),
         request.script_root,
     )
-    html = cache.get(key)
-    if html is None:
-        html = Markup(  # noqa: S704 - rendered by an autoescaping template
+
+    def make() -> Markup:
+        return Markup(  # noqa: S704 - rendered by an autoescaping template
             render_template(
                 "learning/_contents.html",
                 course=course,
@@ -205,10 +202,8 @@ def _contents(course: Course, activity: Activity, module, done_keys: set[str]) -
                 activity_urls=_activity_urls(course),
             )
         )
-        if len(cache) >= CONTENTS_CACHE_SIZE:
-            cache.clear()
-        cache[key] = html
-    return html
+
+    return kept("contents", key, make)
 
 
 def _render_page(course, activity, enrolment, ctx, status=200, progress=None):
