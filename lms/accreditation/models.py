@@ -52,6 +52,17 @@ class Accreditation(db.Model):
     certificate: Mapped[Certificate | None] = relationship(back_populates="accreditation")
 
 
+def certificate_status(
+    revoked_at: datetime | None, expires_at: datetime | None, now: datetime
+) -> CertificateStatus:
+    """Revoked, expired at ``now``, or valid: one rule for certificates and for rows of them."""
+    if revoked_at is not None:
+        return CertificateStatus.REVOKED
+    if expires_at is not None and expires_at <= now:
+        return CertificateStatus.EXPIRED
+    return CertificateStatus.VALID
+
+
 class Certificate(db.Model):
     __table_args__ = (UniqueConstraint("user_id", "course_slug", "course_version"),)
 
@@ -86,11 +97,7 @@ class Certificate(db.Model):
     )
 
     def status_at(self, now: datetime) -> CertificateStatus:
-        if self.revoked_at is not None:
-            return CertificateStatus.REVOKED
-        if self.expires_at is not None and self.expires_at <= now:
-            return CertificateStatus.EXPIRED
-        return CertificateStatus.VALID
+        return certificate_status(self.revoked_at, self.expires_at, now)
 
     @property
     def current_file(self) -> CertificateFile | None:

@@ -14,13 +14,16 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, session, url_for
+from flask_babel import get_locale, get_timezone
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import bindparam, select
 
 from lms.accounts.models import User
-from lms.accreditation.models import Certificate, CertificateFile
+from lms.accreditation.models import Certificate, CertificateFile, certificate_status
 from lms.accreditation.services import local_day
+from lms.caching import kept
 from lms.db import utcnow
 from lms.extensions import db, limiter
 from lms.i18n import _
@@ -70,10 +73,13 @@ def normalise_number(typed: str) -> str:
     return f"MIP-{head}-{code[:4]}-{code[4:]}"
 
 
-def facts(certificate: Certificate, show_name: bool, now: datetime | None = None) -> dict[str, Any]:
-    """What verification may say: status and what it accredits; the name only if allowed."""
+def facts(certificate: Any, show_name: bool, now: datetime | None = None) -> dict[str, Any]:
+    """What verification may say: status and what it accredits; the name only if allowed.
+
+    ``certificate`` is a :class:`Certificate` or a row of the same columns (:func:`_by_token`).
+    """
     now = now or utcnow()
-    status = certificate.status_at(now).value
+    status = certificate_status(certificate.revoked_at, certificate.expires_at, now).value
     return {
         "status": status,
         "number": certificate.number,
@@ -106,25 +112,43 @@ def _lookup(condition) -> tuple[Certificate | None, bool]:
     return row[0], bool(row[1])
 
 
+#: The columns verification shows (see :func:`facts` and ``verify/result.html``).
+_SHOWN = (
+    "id",
+    "user_id",
+    "number",
+    "holder_name",
+    "accreditation_title",
+    "course_title",
+    "course_version",
+    "issued_at",
+    "expires_at",
+    "revoked_at",
+)
+
+
 @cache
 def _by_token_statement():
     """The lookup by token, built once: building a statement and its cache key again
-    on each request cost about as much as running it."""
+    on each request cost about as much as running it. Plain columns rather than a
+    :class:`Certificate` object: verification only shows them, and is asked for often."""
+    table, people = Certificate.__table__, User.__table__
     return (
-        select(Certificate, User.is_name_public)
-        .outerjoin(User, User.id == Certificate.user_id)
-        .where(Certificate.token == bindparam("token"))
+        select(*(table.c[name] for name in _SHOWN), people.c.is_name_public)
+        .select_from(table.outerjoin(people, people.c.id == table.c.user_id))
+        .where(table.c.token == bindparam("token"))
     )
 
 
-def _by_token(token: str) -> tuple[Certificate | None, bool]:
-    """Like :func:`_lookup` with ``Certificate.token == token``."""
+def _by_token(token: str) -> tuple[Any, bool]:
+    """Like :func:`_lookup` with ``Certificate.token == token``, the certificate as a row
+    of the columns in ``_SHOWN`` (read-only; :func:`facts` and the page take either)."""
     if not token or len(token) > 100:
         return None, False
-    row = db.session.execute(_by_token_statement(), {"token": token}).first()
+    row = db.session.connection().execute(_by_token_statement(), {"token": token}).first()
     if row is None:
         return None, False
-    return row[0], bool(row[1])
+    return row, bool(row.is_name_public)
 
 
 def _name_is_public(certificate: Certificate) -> bool:
@@ -233,14 +257,39 @@ def by_file():
 @bp.route("/verify/<token>", methods=["GET", "POST"])
 @limiter.limit(_limit)
 def by_token(token: str):
+    """The page a certificate's QR code opens. The surname form on it needs no CSRF
+    token: checking a name changes nothing and its answer is only shown to whoever
+    sent it (another site can make the browser send it but cannot read the answer);
+    so the page needs no session and a plain view can be kept (:func:`_plain_result`).
+    """
     certificate, public = _by_token(token)
     if certificate is None:
         _failed("link")
+        if request.method == "GET" and _plain_view():
+            return _plain_result(("missing",), lambda: _result(None, how="link")[0]), 404
         return _result(None, how="link")
     surname = ""
-    if request.method == "POST" and FlaskForm().validate_on_submit():
+    if request.method == "POST":
         surname = (request.form.get("surname") or "").strip()[:MAX_SURNAME]
+    elif _plain_view():
+        status = certificate_status(certificate.revoked_at, certificate.expires_at, utcnow())
+        state = (tuple(certificate), public, status)
+        return _plain_result(state, lambda: _result(certificate, how="link", public=public))
     return _result(certificate, surname, how="link", public=public)
+
+
+def _plain_view() -> bool:
+    """Whether this request sees the page as everyone does: nobody logged in (no menu)
+    and no message waiting to be shown (which a kept page would not show)."""
+    return not current_user.is_authenticated and "_flashes" not in session
+
+
+def _plain_result(state: tuple, render) -> str:
+    """The page for ``state`` (every fact it shows, and the status now) as a visitor who
+    is not logged in sees it, rendered once per state, locale, time zone and script root
+    and kept: the QR link is the page asked for most, by anyone holding the code."""
+    key = (state, str(get_locale()), str(get_timezone()), request.script_root)
+    return kept("verify-page", key, render)
 
 
 @bp.get("/api/v1/certificates/<token>")

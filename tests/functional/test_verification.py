@@ -100,7 +100,8 @@ def make_public(app, email: str, public: bool) -> None:
 
 def check_surname(client, token: str, surname: str):
     page = client.get(f"/verify/{token}").get_data(as_text=True)
-    return client.post(f"/verify/{token}", data={"csrf_token": csrf_from(page), "surname": surname})
+    assert 'name="surname"' in page
+    return client.post(f"/verify/{token}", data={"surname": surname})
 
 
 def check_number(client, number: str, surname: str, **kwargs):
@@ -246,12 +247,56 @@ def test_compound_and_family_name_first_surnames_match(app, client, make, name, 
     assert name in html and "The surname you typed matches" in html
 
 
-def test_surname_typed_without_a_valid_form_shows_no_name(app, client, holder):
-    response = client.post(f"/verify/{holder['token']}", data={"surname": "Pritchard"})
-    # Without a valid form the surname is not checked: the page answers as for a visit.
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200 and "Genuine and valid" in html
-    assert NAME not in html
+def test_the_qr_page_needs_no_session(app, client, holder):
+    """Checking a surname changes nothing, so its form carries no CSRF token, the page
+    sets no cookie, and a surname sent without one is checked all the same."""
+    page = client.get(f"/verify/{holder['token']}")
+    assert "csrf_token" not in page.get_data(as_text=True)
+    assert "Set-Cookie" not in page.headers
+    stranger = app.test_client(use_cookies=False)
+    wrong = stranger.post(f"/verify/{holder['token']}", data={"surname": "Jones"})
+    assert "That surname does not match" in wrong.get_data(as_text=True)
+    assert NAME not in wrong.get_data(as_text=True)
+    right = stranger.post(f"/verify/{holder['token']}", data={"surname": "Pritchard"})
+    assert NAME in right.get_data(as_text=True) and "Set-Cookie" not in right.headers
+
+
+def test_kept_qr_page_follows_the_certificate(app, client, make, holder):
+    """The page a visitor sees is kept per state of the certificate: a revocation, a
+    holder's choice to show their name, a change of expiry show at once; a visitor who
+    is logged in, or has a message waiting, gets the page made for them."""
+    url = f"/verify/{holder['token']}"
+    for _ in range(2):
+        first = client.get(url).get_data(as_text=True)
+        assert "Genuine and valid" in first and NAME not in first
+    make_public(app, EMAIL, True)
+    assert NAME in app.test_client().get(url).get_data(as_text=True)
+    make_public(app, EMAIL, False)
+    assert NAME not in app.test_client().get(url).get_data(as_text=True)
+    with app.app_context():
+        certificate = db.session.get(Certificate, holder["id"])
+        certificate.expires_at = utcnow() - timedelta(days=1)
+        db.session.commit()
+    expired = client.get(url).get_data(as_text=True)
+    assert "Expired on" in expired and "Genuine and valid" not in expired
+    admin = make("admin", email="office@example.org", region_name=None)
+    with app.app_context():
+        services.revoke(
+            db.session.get(Certificate, holder["id"]), db.session.get(User, admin), "Left"
+        )
+        db.session.commit()
+    assert "Revoked on" in client.get(url).get_data(as_text=True)
+    # Logged in: the page has that person's menu, not the kept page.
+    officer = app.test_client()
+    assert login(officer, "office@example.org").status_code == 302
+    mine = officer.get(url).get_data(as_text=True)
+    assert "Revoked on" in mine and 'action="/logout"' in mine
+    assert 'action="/logout"' not in client.get(url).get_data(as_text=True)
+    # A link that matches nothing is kept too, and still answers 404.
+    for _ in range(2):
+        missing = client.get(url[:-1])
+        assert missing.status_code == 404
+        assert "No certificate found" in missing.get_data(as_text=True)
 
 
 def test_unknown_token_is_not_found(app, client, holder):
