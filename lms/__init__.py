@@ -205,17 +205,20 @@ def _init_transactions(app: Flask) -> None:
     after this commit (see :func:`lms.db.configure_sqlite`).
     """
     from lms.db import init_app as init_read_requests
-    from lms.db import run_deferred_writes
+    from lms.db import run_deferred_writes, session_in_use
     from lms.extensions import db
 
     init_read_requests(app)
 
     @app.after_request
     def commit(response):
+        # A request that never touched the database has no session to end (asking
+        # the scoped session would make one).
         if response.status_code < 400:
-            db.session.commit()
+            if session_in_use():
+                db.session.commit()
             run_deferred_writes()
-        else:
+        elif session_in_use():
             db.session.rollback()
         return response
 

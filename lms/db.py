@@ -248,6 +248,15 @@ def run_deferred_writes() -> None:
         g.pop(_IN_DEFERRED_WRITE, None)
 
 
+def session_in_use() -> bool:
+    """Whether this app context has made its database session (asking the scoped session
+    anything else would make one: a request that never touched the database has
+    nothing to flush or commit)."""
+    from lms.extensions import db
+
+    return db.session.registry.has()
+
+
 def dispatch(view: Callable[[], Any]) -> Any:
     """Call ``view()``; in a SQLite read request, run it again as a write if it had to write.
 
@@ -267,7 +276,7 @@ def dispatch(view: Callable[[], Any]) -> Any:
     flashes = list(session.get("_flashes", ()))
     try:
         result = view()
-        if db.session.new or db.session.dirty or db.session.deleted:
+        if session_in_use() and (db.session.new or db.session.dirty or db.session.deleted):
             db.session.flush()
         return result
     except OperationalError as exc:
