@@ -30,7 +30,9 @@ from lms.accounts.models import User
 from lms.accreditation.models import Accreditation, AccreditationStatus
 from lms.extensions import db
 from lms.learning import services as learning
-from lms.runs.models import AttendanceMark, RunDay, RunFacilitator
+from lms.learning.models import Attempt, Enrolment
+from lms.runs import services as runs
+from lms.runs.models import AttendanceMark, CourseRun, RunDay, RunFacilitator
 from tests.conftest import PASSWORD, get_csrf, get_user, login, region
 from tests.functional.test_access_matrix import (
     ANONYMOUS,
@@ -208,6 +210,16 @@ CROSS = [
         "other run: marks work of a trainee on another facilitator's run",
         data={"decision": "accepted", "comments": "Fine."},
         needs=ATTEMPT,
+    ),
+    Cross(
+        "review.review",
+        "POST",
+        "facilitator",
+        "/facilitate/reviews/{own_attempt_id}",
+        403,
+        "own: a facilitator with a place on her own run marks her own case study",
+        data={"decision": "accepted", "comments": "Excellent work, if I say so myself."},
+        needs=frozenset({"attempt", "own_attempt"}),
     ),
     Cross(
         "review.review",
@@ -423,9 +435,10 @@ def cross_world(app: Flask, needs: frozenset[str]) -> dict[str, Any]:
     Always: a second trainee (``other_trainee``) and an id no row has (``missing_id``).
     With ``run``: the other facilitator runs the second run, so she is a facilitator
     with a run of her own, acting on another's. With ``accreditation``: the region's
-    officer also waits for an accreditation of her own.
+    officer also waits for an accreditation of her own. With ``own_attempt``: the
+    facilitator has a place on her own run and has sent its case study for review.
     """
-    world = build_world(app, needs)
+    world = build_world(app, needs - {"own_attempt"})
     world["missing_id"] = MISSING_ID
     with app.app_context():
         email, name, roles, region_name = OTHER_TRAINEE_PERSON
@@ -449,7 +462,29 @@ def cross_world(app: Flask, needs: frozenset[str]) -> dict[str, Any]:
             db.session.add(own)
             db.session.flush()
             world["own_accreditation_id"] = own.id
+        if "own_attempt" in needs:
+            facilitator = get_user(app, world["facilitator_id"])
+            link_member = learning.catalogue().get("link-member")
+            enrolment = learning.get_enrolment(facilitator, link_member)
+            enrolment.completed_at = enrolment.enrolled_at
+            enrolment.completed_version = link_member.version
+            runs.sign_up(facilitator, db.session.get(CourseRun, world["run_id"]))
         db.session.commit()
+    if "own_attempt" in needs:
+        client = as_role(app, "facilitator")
+        answer = " ".join(["I would ask the member what outcome they want."] * 20)
+        response = client.post(
+            f"/learn/rep/{CASE}",
+            data={"csrf_token": get_csrf(client, f"/learn/rep/{CASE}"), "answer": answer},
+        )
+        assert response.status_code == 302, response.status_code
+        with app.app_context():
+            world["own_attempt_id"] = db.session.scalar(
+                select(Attempt.id)
+                .join(Enrolment, Enrolment.id == Attempt.enrolment_id)
+                .where(Attempt.activity_key == CASE, Enrolment.user_id == world["facilitator_id"])
+            )
+        assert world["own_attempt_id"] is not None
     return world
 
 
