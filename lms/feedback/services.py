@@ -2,7 +2,10 @@
 
 Anonymous responses are stored with a random id, the course, form and run, and
 the answers: no person, no time. Results and exports never show anything for a
-group of fewer than :data:`MIN_RESPONSES` responses.
+group of fewer than :data:`MIN_RESPONSES` responses. A group is one run's responses
+(or those given outside any run): where several groups are shown together (the whole
+course), a group under the minimum is left out, so that subtracting one run's results
+from the course's can never single out the one or two people of a small run.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, func, literal, select, union_all
+from sqlalchemy import exists, func, literal, or_, select, union_all
 
 from lms import signals
 from lms.accounts.models import User
@@ -26,6 +29,7 @@ from lms.feedback import tallies
 from lms.feedback.models import (
     ALL_RUNS,
     ANONYMOUS,
+    NO_RUN,
     TOTAL,
     CourseChange,
     FeedbackResponse,
@@ -152,15 +156,66 @@ _TOTAL = TOTAL
 _ANONYMOUS = ANONYMOUS
 
 
-def _group(course: Course, activity: Activity, run_ids: Iterable[int] | None) -> list:
-    """WHERE conditions for one form's responses (in some runs, or all runs)."""
+def _group(
+    course: Course,
+    activity: Activity,
+    run_ids: Iterable[int] | None,
+    small: Iterable[int] = (),
+) -> list:
+    """WHERE conditions for one form's responses (in some runs, or all runs), leaving out
+    the ``small`` groups (run ids, :data:`NO_RUN` for responses outside any run)."""
     conditions = [
         FeedbackResponse.course_slug == course.slug,
         FeedbackResponse.activity_key == activity.key,
     ]
     if run_ids is not None:
         conditions.append(FeedbackResponse.run_id.in_(list(run_ids)))
+    small = set(small)
+    ids = sorted(small - {NO_RUN})
+    if NO_RUN in small:
+        conditions.append(FeedbackResponse.run_id.is_not(None))
+        if ids:
+            conditions.append(FeedbackResponse.run_id.not_in(ids))
+    elif ids:
+        # NOT IN alone would also drop the responses without a run (NULL).
+        conditions.append(
+            or_(FeedbackResponse.run_id.is_(None), FeedbackResponse.run_id.not_in(ids))
+        )
     return conditions
+
+
+def _small_groups_query(course: Course, activities: list[Activity], run_ids: list[int] | None):
+    """(form key, run key) of each group with fewer than :data:`MIN_RESPONSES` responses,
+    among the runs asked for (None: the whole course)."""
+    stmt = select(FeedbackTally.activity_key, FeedbackTally.run_key).where(
+        FeedbackTally.course_slug == course.slug,
+        FeedbackTally.activity_key.in_([a.key for a in activities]),
+        FeedbackTally.question_key == TOTAL,
+        FeedbackTally.value == "",
+        FeedbackTally.run_key != ALL_RUNS,
+        FeedbackTally.count < MIN_RESPONSES,
+    )
+    if run_ids is not None:
+        stmt = stmt.where(FeedbackTally.run_key.in_(run_ids))
+    return stmt
+
+
+def _small_groups(
+    course: Course, activities: list[Activity], run_ids: list[int] | None
+) -> dict[str, set[int]]:
+    """Form key -> the groups (run ids; :data:`NO_RUN`) with fewer than :data:`MIN_RESPONSES`
+    responses, where several groups are shown together (the whole course, or more than one
+    run), in one query. A single run under the minimum shows nothing at all already.
+
+    Left out of a course's results, a small run's answers cannot be found by comparing
+    the course's results with those of its other runs.
+    """
+    if run_ids is not None and len(run_ids) <= 1:
+        return {}
+    out: dict[str, set[int]] = {}
+    for form_key, run_key in db.session.execute(_small_groups_query(course, activities, run_ids)):
+        out.setdefault(form_key, set()).add(run_key)
+    return out
 
 
 def _answer(question_key: str):
@@ -168,38 +223,69 @@ def _answer(question_key: str):
     return FeedbackResponse.answers[question_key].as_string()
 
 
+_TALLY_COLUMNS = (
+    FeedbackTally.run_key,
+    FeedbackTally.activity_key,
+    FeedbackTally.question_key,
+    FeedbackTally.value,
+    FeedbackTally.count,
+)
+
+
 def _tally_counts(
     course: Course, activities: list[Activity], run_ids: list[int] | None
-) -> dict[tuple[str, str], dict[str, int]]:
-    """(form key, question key) -> {answer: count} from the kept tallies, in one query.
+) -> tuple[dict[tuple[str, str], dict[str, int]], dict[str, set[int]]]:
+    """(form key, question key) -> {answer: count} from the kept tallies, and the small
+    groups left out of them (as :func:`_small_groups`), in one query.
 
-    The counts are those of the runs asked for (None: the whole course); the
+    The counts are those of the runs asked for (None: the whole course), less those of
+    groups under the minimum when several groups are counted together; the
     :data:`ANONYMOUS` count is always the whole course's (any anonymous response, in
     any run, keeps the form anonymous: see is_anonymous).
     """
+    keys = [a.key for a in activities]
     wanted = [ALL_RUNS] if run_ids is None else [*run_ids, ALL_RUNS]
-    stmt = select(
-        FeedbackTally.run_key,
-        FeedbackTally.activity_key,
-        FeedbackTally.question_key,
-        FeedbackTally.value,
-        FeedbackTally.count,
-    ).where(
+    stmt = select(*_TALLY_COLUMNS, literal(False).label("is_small")).where(
         FeedbackTally.course_slug == course.slug,
         FeedbackTally.run_key.in_(wanted),
-        FeedbackTally.activity_key.in_([a.key for a in activities]),
+        FeedbackTally.activity_key.in_(keys),
     )
+    several = run_ids is None or len(run_ids) > 1
+    if several:
+        # With the same statement, every row of each small group (to take off again).
+        small_q = _small_groups_query(course, activities, run_ids).subquery()
+        stmt = union_all(
+            stmt,
+            select(*_TALLY_COLUMNS, literal(True).label("is_small"))
+            .join(
+                small_q,
+                (FeedbackTally.activity_key == small_q.c.activity_key)
+                & (FeedbackTally.run_key == small_q.c.run_key),
+            )
+            .where(
+                FeedbackTally.course_slug == course.slug, FeedbackTally.question_key != ANONYMOUS
+            ),
+        )
+    rows = db.session.execute(stmt).all()
+    small: dict[str, set[int]] = {}
+    for run_key, form_key, _question, _value, _number, is_small in rows:
+        if is_small:
+            small.setdefault(form_key, set()).add(run_key)
     counts: dict[tuple[str, str], dict[str, int]] = {}
-    for run_key, form_key, question_key, value, number in db.session.execute(stmt):
+    for run_key, form_key, question_key, value, number, is_small in rows:
         whole_course = run_key == ALL_RUNS
-        if question_key == ANONYMOUS:
+        if is_small:
+            if run_ids is not None:
+                continue  # already left out below
+            number = -number  # the whole course's counts, less the small group's
+        elif question_key == ANONYMOUS:
             if not whole_course:
                 continue
-        elif whole_course and run_ids is not None:
+        elif (whole_course and run_ids is not None) or run_key in small.get(form_key, ()):
             continue
         found = counts.setdefault((form_key, question_key), {})
         found[value] = found.get(value, 0) + number
-    return counts
+    return counts, small
 
 
 def results_for(
@@ -221,10 +307,10 @@ def results_for(
     run_ids = list(run_ids) if run_ids is not None else None
     if not activities:
         return []
-    counts = _tally_counts(course, activities, run_ids)
+    counts, small = _tally_counts(course, activities, run_ids)
     totals = {a.key: counts.get((a.key, _TOTAL), {}).get("", 0) for a in activities}
     shown = [a for a in activities if totals[a.key] >= MIN_RESPONSES]
-    texts = _first_comments(course, shown, run_ids, comments) if comments else {}
+    texts = _first_comments(course, shown, run_ids, comments, small) if comments else {}
     out = []
     for activity in activities:
         config = activity.config
@@ -281,7 +367,11 @@ def results_for(
 
 
 def _first_comments(
-    course: Course, activities: list[Activity], run_ids: list[int] | None, limit: int
+    course: Course,
+    activities: list[Activity],
+    run_ids: list[int] | None,
+    limit: int,
+    small: dict[str, set[int]] | None = None,
 ) -> dict[tuple[str, str], list[str]]:
     """(form key, question key) -> ``limit`` text answers: one query.
 
@@ -303,7 +393,10 @@ def _first_comments(
                     literal(q.key).label("question"),
                     value.label("text"),
                 )
-                .where(*_group(course, activity, run_ids), value.is_not(None))
+                .where(
+                    *_group(course, activity, run_ids, (small or {}).get(activity.key, ())),
+                    value.is_not(None),
+                )
                 .order_by(FeedbackResponse.id)
                 .limit(limit)
                 .subquery()
@@ -317,9 +410,11 @@ def _first_comments(
     return out
 
 
-def _responses(course: Course, activity: Activity, run_ids: Iterable[int] | None):
+def _responses(
+    course: Course, activity: Activity, run_ids: Iterable[int] | None, small: Iterable[int] = ()
+):
     """Every response of one form (for the CSV export), in one query."""
-    stmt = select(FeedbackResponse).where(*_group(course, activity, run_ids))
+    stmt = select(FeedbackResponse).where(*_group(course, activity, run_ids, small))
     # Random ids: this order says nothing about who answered when.
     return list(db.session.scalars(stmt.order_by(FeedbackResponse.id)))
 
@@ -351,8 +446,8 @@ def comments_page(
     if question is None:
         raise FeedbackError(_("This form has no such question."), "question")
     run_ids = list(run_ids) if run_ids is not None else None
-    where = _group(course, activity, run_ids)
-    counts = _tally_counts(course, [activity], run_ids)
+    counts, small = _tally_counts(course, [activity], run_ids)
+    where = _group(course, activity, run_ids, small.get(activity.key, ()))
     if counts.get((activity.key, _TOTAL), {}).get("", 0) < MIN_RESPONSES:
         return None
     value = _answer(question_key)
@@ -382,12 +477,14 @@ def feedback_forms(course: Course) -> list[Activity]:
 def export_csv(course: Course, run_ids: Iterable[int] | None = None) -> str:
     """Every form's responses (groups under the minimum size left out) as CSV text."""
     run_titles = {r.id: r.title for r in runs.runs_for_course(course)}
+    run_ids = list(run_ids) if run_ids is not None else None
+    small = _small_groups(course, feedback_forms(course), run_ids)
 
     def rows():
         yield ["form", "run", "response", "question", "answer"]
         for activity in feedback_forms(course):
             config: FeedbackConfig = activity.config
-            responses = _responses(course, activity, run_ids)
+            responses = _responses(course, activity, run_ids, small.get(activity.key, ()))
             if len(responses) < MIN_RESPONSES:
                 note = _("Fewer than %(n)d responses: not shown", n=MIN_RESPONSES)
                 yield [activity.title, "", "", "", note]
