@@ -546,6 +546,25 @@ def test_odd_and_over_long_text_in_search_boxes(app, make, kind):
             assert response.status_code == 200, (url, arg)
     register_csv = client.get("/register.csv", query_string={"q": text, "course": text})
     assert register_csv.status_code == 200
+    # A run's roster, its attendance page and its feedback comments.
+    from tests.functional.run_helpers import make_run
+
+    with app.app_context():
+        staff_id = accounts.find_by_email("office@example.org").id
+    run_id = make_run(app, facilitators=[staff_id])
+    with app.app_context():
+        day_id = db.session.get(CourseRun, run_id).days[0].id
+    for url in (
+        f"/facilitate/runs/{run_id}",
+        f"/facilitate/runs/{run_id}/days/{day_id}",
+        f"/admin/runs/{run_id}",
+    ):
+        for arg in ("q", "page", "per_page"):
+            response = client.get(url, query_string={arg: text})
+            assert response.status_code == 200, (url, arg)
+    comments = "/facilitate/courses/rep/feedback/feedback-day-1/improve"
+    for arg in ("run", "page", "per_page"):
+        assert client.get(comments, query_string={arg: text}).status_code in (200, 404), arg
 
 
 def test_over_long_and_odd_run_title_and_venue(app, make):
@@ -793,3 +812,43 @@ def test_lone_surrogates_and_bad_utf8_never_break_a_form(app, make):
             assert user.name.startswith("Bad") and "\ud800" not in user.name
     searched = admin.get(b"/admin/users?q=%ED%A0%80%FF".decode("latin-1"))
     assert searched.status_code == 200
+
+
+def test_over_long_and_odd_accreditation_notes_and_revocation_reason(app, make):
+    from tests.functional.accreditation_helpers import grant
+
+    make("officer", email="officer@example.org")
+    make("admin", email="office@example.org")
+    uid = make("trainee", email="t@example.org")
+    with app.app_context():
+        # A rep course request waiting for the officer (as the completion rules open it).
+        record = Accreditation(
+            user_id=uid,
+            course_slug="rep",
+            course_version=app.extensions["lms.courses"].get("rep").version,
+            status="pending",
+            region_id=region("North East").id,
+        )
+        db.session.add(record)
+        db.session.commit()
+        record_id = record.id
+    officer = client_for(app, "officer@example.org")
+    url = f"/register/requests/{record_id}"
+    odd = " ".join(ODD.values())
+    for note in (LONG * 10, odd):
+        response = post_form(officer, url, {"decision": "nonsense", "note": note})
+        assert response.status_code in (200, 422), response.status_code
+        assert str(escape(note)) in response.get_data(as_text=True)  # kept
+    declined = post_form(officer, url, {"decision": "decline", "note": odd})
+    assert declined.status_code in (302, 422)
+    trainee = client_for(app, "t@example.org")
+    assert trainee.get("/certificates").status_code == 200
+    cert_id, _number, token = grant(app, uid, "link-member")
+    admin = client_for(app, "office@example.org")
+    page = f"/register/certificates/{cert_id}"
+    revoked = post_form(admin, f"{page}/revoke", {"reason": odd + LONG * 10}, page_url=page)
+    assert revoked.status_code == 302
+    shown = admin.get(page)
+    assert shown.status_code == 200
+    assert str(escape(odd + LONG * 10)) in shown.get_data(as_text=True)
+    assert app.test_client().get(f"/verify/{token}").status_code == 200
