@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_request_context, url_for
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from lms import signals
 from lms.accounts.models import PasswordToken, Region, Role, RoleAssignment, User
@@ -58,12 +58,17 @@ def password_problem(password: str) -> str | None:
 
 
 def set_password(user: User, password: str) -> None:
-    """Hash and store a new password. Raises AccountError if it is too short or too long."""
+    """Hash and store a new password. Raises AccountError if it is too short or too long.
+
+    Every route that changes a password comes here (the account page, a set-password
+    or reset link, the CLI), so the person's unused password links stop working here too.
+    """
     problem = password_problem(password)
     if problem:
         raise AccountError(problem, "password")
     user.password_hash = _hasher().hash(password)
     user.password_changed_at = utcnow()
+    invalidate_password_links(user)
     db.session.flush()
 
 
@@ -216,18 +221,33 @@ def external_url(endpoint: str, **values: str) -> str:
         return url_for(endpoint, _external=True, **values)
 
 
+def invalidate_password_links(user: User) -> int:
+    """Make every unused set/reset-password link of ``user`` stop working; how many did.
+
+    Called when a newer link is sent (whatever its purpose) and when the password
+    changes by any route (:func:`set_password`). A link that stopped working is kept,
+    marked as used, so the page it opens says the link no longer works.
+    """
+    if user.id is None:
+        return 0
+    result = db.session.execute(
+        update(PasswordToken)
+        .where(PasswordToken.user_id == user.id, PasswordToken.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount or 0
+
+
 def issue_password_link(user: User, purpose: str, *, send: bool = True) -> str:
     """Create a one-time set/reset-password link for ``user`` and email it (or log it).
 
-    Earlier unused links of the same account stop working.
+    Earlier unused links of the same account stop working, whatever their purpose.
+    The link works for LMS_PASSWORD_TOKEN_HOURS; only the SHA-256 of its secret is
+    stored, and the secret itself is never logged (lms.logs redacts its path).
     """
     now = utcnow()
-    for old in db.session.scalars(
-        select(PasswordToken).where(
-            PasswordToken.user_id == user.id, PasswordToken.used_at.is_(None)
-        )
-    ):
-        old.used_at = now
+    invalidate_password_links(user)
     token = secrets.token_urlsafe(32)
     hours = current_app.config["LMS_PASSWORD_TOKEN_HOURS"]
     db.session.add(
@@ -235,6 +255,7 @@ def issue_password_link(user: User, purpose: str, *, send: bool = True) -> str:
             user_id=user.id,
             token_hash=_token_hash(token),
             purpose=purpose,
+            created_at=now,
             expires_at=now + timedelta(hours=hours),
         )
     )
@@ -262,20 +283,45 @@ def issue_password_link(user: User, purpose: str, *, send: bool = True) -> str:
 
 
 def token_user(token: str) -> PasswordToken | None:
-    """The unused, unexpired token record for ``token``, or None."""
+    """The unused, unexpired token record for ``token`` of an active account, or None."""
+    if not token or len(token) > 200:
+        return None
     record = db.session.scalar(
         select(PasswordToken).where(PasswordToken.token_hash == _token_hash(token))
     )
-    if record is None or record.used_at is not None or record.expires_at < utcnow():
+    if record is None or record.used_at is not None or record.expires_at <= utcnow():
+        return None
+    if not record.user.is_active:
+        # A deactivated account's links stop working; reactivating it needs a new link.
         return None
     return record
 
 
 def use_token(record: PasswordToken, password: str) -> User:
-    """Set the password through a one-time token and spend the token. Raises AccountError."""
+    """Set the password through a one-time token and spend the token. Raises AccountError.
+
+    The token is spent by one conditional UPDATE, so of two requests racing with the
+    same link only one sets a password (the other gets an AccountError). A password
+    that is not acceptable leaves the link usable.
+    """
+    problem = password_problem(password)
+    if problem:
+        raise AccountError(problem, "password")
+    spent = db.session.execute(
+        update(PasswordToken)
+        .where(
+            PasswordToken.id == record.id,
+            PasswordToken.used_at.is_(None),
+            PasswordToken.expires_at > utcnow(),
+        )
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    if spent.rowcount != 1:
+        raise AccountError(
+            _("This link no longer works. Ask for a new one from the login page."), "password"
+        )
     set_password(record.user, password)
-    record.used_at = utcnow()
-    db.session.flush()
     return record.user
 
 
