@@ -55,7 +55,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import lms.jobs.models
     import lms.learning.models
     import lms.review.models
-    import lms.runs.models  # noqa: F401
+    import lms.runs.models
+    import lms.sessions.models  # noqa: F401
     from lms.extensions import babel, csrf, db, limiter, migrate
 
     db.init_app(app)
@@ -65,6 +66,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
             configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    from lms.sessions.store import init_app as init_sessions
+
+    # Server-side sessions (the database, or Redis with LMS_SESSION_URL).
+    init_sessions(app)
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app)
@@ -94,9 +99,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from lms.learning.routes import bp as learning_bp
     from lms.review.routes import bp as review_bp
     from lms.runs.routes import bp as runs_bp
+    from lms.sessions.routes import bp as sessions_bp
 
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(sessions_bp)
     app.register_blueprint(learning_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(runs_bp)
@@ -174,6 +181,7 @@ def _init_login(app: Flask) -> None:
     from lms.accounts.models import User
     from lms.extensions import db, login_manager
     from lms.i18n import _l
+    from lms.sessions import services as sessions
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
@@ -192,8 +200,15 @@ def _init_login(app: Flask) -> None:
         raw_id, _sep, fingerprint = user_id.partition(":")
         if not raw_id.isdigit():
             return None
+        # Logged in only while this session's login_session row lives (lms.sessions).
+        row = sessions.login_row()
+        if row is None:
+            sessions.drop_session()
+            return None
         user = db.session.execute(by_id, {"id": int(raw_id)}).unique().scalar_one_or_none()
         if user is None or user.get_id() != user_id or not user.is_active:
+            return None
+        if not sessions.check(user, row):
             return None
         return user
 
@@ -354,3 +369,12 @@ def _init_templates(app: Flask) -> None:
         from flask_babel import format_datetime as babel_datetime
 
         return babel_datetime(value, "d MMMM y, HH:mm")
+
+    @app.template_filter("epoch_datetime")
+    def format_epoch_datetime(value) -> str:
+        """Like ``|datetime``, for whole seconds since the epoch (session times)."""
+        if value is None:
+            return ""
+        from datetime import UTC, datetime
+
+        return format_datetime(datetime.fromtimestamp(int(value), UTC))

@@ -43,6 +43,9 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "LMS_TRUSTED_PROXIES": ("LMS_TRUSTED_PROXIES", int),
     "LMS_QUEUE_URL": ("LMS_QUEUE_URL", str),
     "LMS_JOB_STALE_SECONDS": ("LMS_JOB_STALE_SECONDS", int),
+    "LMS_SESSION_URL": ("LMS_SESSION_URL", str),
+    "LMS_SESSION_IDLE_MINUTES": ("LMS_SESSION_IDLE_MINUTES", int),
+    "LMS_SESSION_MAX_HOURS": ("LMS_SESSION_MAX_HOURS", int),
 }
 
 
@@ -78,6 +81,14 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "LMS_LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
         "LMS_LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
         "LMS_VERIFY_LIMIT": "30 per minute;300 per hour",
+        # Sessions live on the server (lms/sessions): the app's database, or Redis when
+        # this is redis://... The cookie holds only a random id, for the browser session.
+        "LMS_SESSION_URL": None,
+        # A shared office computer: logged out after 30 minutes without a request, and
+        # after 10 hours (a working day) however active.
+        "LMS_SESSION_IDLE_MINUTES": 30,
+        "LMS_SESSION_MAX_HOURS": 10,
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_NAME": "lms_session",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -312,3 +313,54 @@ def _warn_write_in_read() -> None:
     if where not in _warned:
         _warned.add(where)
         log.warning("%s writes in its read transaction: use lms.db.defer_write, or a POST", where)
+
+
+# --- Statements and transactions beside the request's ---------------------------------
+
+
+def dialect_insert(table, dialect: str | None = None):
+    """``INSERT`` for ``table`` in the database's dialect, which knows ``ON CONFLICT``
+    (SQLite and PostgreSQL, the two the platform runs on)."""
+    from lms.extensions import db
+
+    dialect = dialect or db.engine.dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the platform runs on SQLite or PostgreSQL
+        raise RuntimeError(f"the platform needs SQLite or PostgreSQL, not {dialect}")
+    return insert(table)
+
+
+def upsert(table, values: dict[str, Any]):
+    """Insert ``values`` into ``table``, or update the row with the same primary key."""
+    stmt = dialect_insert(table).values(**values)
+    keys = [column.name for column in table.primary_key.columns]
+    return stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: stmt.excluded[name] for name in values if name not in keys},
+    )
+
+
+@contextmanager
+def write_connection() -> Iterator[Any]:
+    """A connection of its own in a write transaction (``BEGIN IMMEDIATE`` on SQLite,
+    even in a read request), committed when the block ends.
+
+    For bookkeeping that happens after a request's transaction (storing its session):
+    inside that transaction, on SQLite, it would wait for the lock the transaction holds.
+    """
+    from flask import g, has_app_context
+
+    from lms.extensions import db
+
+    reading = has_app_context() and g.get(_READING, False)
+    if reading:
+        setattr(g, _READING, False)
+    try:
+        with db.engine.begin() as connection:
+            yield connection
+    finally:
+        if reading:
+            setattr(g, _READING, True)

@@ -6,13 +6,14 @@ import hashlib
 import logging
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user
 
 from lms.accounts import services
 from lms.accounts.forms import ChangePasswordForm, LoginForm, ResetRequestForm, SetPasswordForm
 from lms.extensions import limiter
 from lms.i18n import _
 from lms.security import is_safe_next
+from lms.sessions import services as sessions
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def login():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user)
+            sessions.start(user)
             log.info("User %s logged in", user.id)
             return redirect(next_url or url_for("learning.dashboard"))
         log.info("Failed login")
@@ -66,7 +68,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    sessions.log_out()
     flash(_("You have logged out."), "info")
     return redirect(url_for("accounts.login"))
 
@@ -83,8 +85,12 @@ def set_password(token: str):
         except services.AccountError as exc:
             form.password.errors.append(exc.message)
         else:
-            logout_user()
+            # A new password ends every session of its owner; this one starts afresh.
+            if current_user.is_authenticated:
+                sessions.log_out()
+            sessions.end_all(user.id)
             login_user(user)
+            sessions.start(user)
             flash(_("Your password is set. Welcome, %(name)s.", name=user.first_name), "success")
             return redirect(url_for("learning.dashboard"))
     status = 422 if form.is_submitted() else 200
@@ -125,9 +131,22 @@ def account():
             except services.AccountError as exc:
                 form.password.errors.append(exc.message)
             else:
-                # The session's id includes a password fingerprint: log in again to keep this one.
-                login_user(current_user._get_current_object())
-                flash(_("Your password has been changed."), "success")
+                # A new password ends every other session; this one goes on, with a new
+                # id (and Flask-Login's id carries a fingerprint of the password).
+                user = current_user._get_current_object()
+                sessions.end_all(user.id, keep=sessions.current_login_id())
+                login_user(user)
+                sessions.start(user)
+                flash(
+                    _("Your password has been changed. You are logged out everywhere else."),
+                    "success",
+                )
                 return redirect(url_for("accounts.account"))
     status = 422 if form.is_submitted() else 200
-    return render_template("accounts/account.html", form=form), status
+    return render_template(
+        "accounts/account.html",
+        form=form,
+        sessions=sessions.of(current_user.id),
+        this_session=sessions.current_login_id(),
+        describe_agent=sessions.describe_agent,
+    ), status

@@ -19,6 +19,7 @@ from lms.extensions import db
 from lms.i18n import _
 from lms.pagination import page_args, paginate
 from lms.security import roles_required
+from lms.sessions import services as sessions
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -163,6 +164,9 @@ def toggle_active(user_id: int):
             flash(_("You cannot deactivate your own account."), "error")
             return redirect(url_for("admin.user", user_id=person.id))
         person.is_active_account = not person.is_active_account
+        if not person.is_active_account:
+            # Deactivated: logged out everywhere, now (lms.sessions).
+            sessions.end_all(person.id)
         flash(
             _("Account reactivated.") if person.is_active_account else _("Account deactivated."),
             "success",

@@ -21,6 +21,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, select
 
+from lms.db import dialect_insert
 from lms.extensions import db
 from lms.feedback.models import (
     ALL_RUNS,
@@ -86,14 +87,7 @@ def add(counts: Mapping[Key, int]) -> None:
     if not counts:
         return
     table = FeedbackTally.__table__
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the platform runs on SQLite or PostgreSQL
-        raise RuntimeError(f"feedback tallies need SQLite or PostgreSQL, not {dialect}")
-    stmt = insert(table)
+    stmt = dialect_insert(table, db.session.get_bind().dialect.name)
     stmt = stmt.on_conflict_do_update(
         index_elements=[
             table.c.course_slug,

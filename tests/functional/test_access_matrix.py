@@ -206,6 +206,22 @@ ROUTES = [
         data={"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
         changes=True,
     ),
+    # The account page's "Active sessions": one's own only (someone else's id is a 404,
+    # see test_access_matrix_post.py and test_sessions.py).
+    Route(
+        "sessions.end",
+        "POST",
+        "/account/sessions/987654/end",
+        LOGGED_IN,
+        ok=(404, None),
+    ),
+    Route(
+        "sessions.end_others",
+        "POST",
+        "/account/sessions/end-others",
+        LOGGED_IN,
+        ok=(302, "/account*"),
+    ),
     Route("learning.dashboard", "GET", "/dashboard", LOGGED_IN),
     Route("catalogue.index", "GET", "/courses", LOGGED_IN),
     Route("catalogue.course", "GET", "/courses/link-member", LOGGED_IN),
@@ -673,12 +689,34 @@ def as_role(app: Flask, role: str) -> FlaskClient:
     return client
 
 
+#: Bookkeeping of the visitor's own session, which any request may touch: a refused
+#: request's message ("Log in to see this page") is session data, and a session's
+#: "last seen" time moves. Which sessions exist (login_session's rows) is compared.
+SESSION_DATA = {"web_session"}
+SESSION_CLOCK = {"login_session": {"seen"}}
+
+
 def snapshot(app: Flask) -> dict[str, Any]:
-    """Every row of every table, and the outbox."""
+    """Every row of every table (but the session bookkeeping above), and the outbox."""
     with app.app_context():
         tables = {
-            table.name: sorted((tuple(row) for row in db.session.execute(select(table))), key=repr)
+            table.name: sorted(
+                (
+                    tuple(row)
+                    for row in db.session.execute(
+                        select(
+                            *(
+                                c
+                                for c in table.columns
+                                if c.name not in SESSION_CLOCK.get(table.name, ())
+                            )
+                        )
+                    )
+                ),
+                key=repr,
+            )
             for table in db.metadata.sorted_tables
+            if table.name not in SESSION_DATA
         }
         db.session.remove()
     return {"tables": tables, "outbox": list(app.extensions.get("lms.outbox", []))}

@@ -33,6 +33,7 @@ from lms.learning import services as learning
 from lms.learning.models import Attempt, Enrolment
 from lms.runs import services as runs
 from lms.runs.models import AttendanceMark, CourseRun, RunDay, RunFacilitator
+from lms.sessions.models import LoginSession
 from tests.conftest import PASSWORD, get_csrf, get_user, login, region
 from tests.functional.test_access_matrix import (
     ANONYMOUS,
@@ -91,6 +92,15 @@ ACCREDITATION = frozenset({"accreditation"})
 CERTIFICATE = frozenset({"certificate"})
 
 CROSS = [
+    Cross(
+        "sessions.end",
+        "POST",
+        OTHER_TRAINEE,
+        "/account/sessions/{trainee_session_id}/end",
+        404,
+        "neighbour: ends another person's logged-in session",
+        needs=frozenset({"session"}),
+    ),
     # A trainee acting on another trainee's place, draft, work and certificate.
     Cross(
         "runs.withdraw",
@@ -415,6 +425,7 @@ CROSS = [
 NO_FOREIGN_ID = {
     ("accounts.login", "POST"): "the email and password are the credential",
     ("accounts.logout", "POST"): "ends the sender's own session",
+    ("sessions.end_others", "POST"): "ends the sender's own other sessions",
     ("accounts.account", "POST"): "changes the sender's own password (extra fields: see below)",
     ("accounts.reset_request", "POST"): "anyone may ask; the answer is the same for every email",
     ("accounts.set_password", "POST"): "the secret token in the URL is the credential",
@@ -470,6 +481,14 @@ def cross_world(app: Flask, needs: frozenset[str]) -> dict[str, Any]:
             enrolment.completed_version = link_member.version
             runs.sign_up(facilitator, db.session.get(CourseRun, world["run_id"]))
         db.session.commit()
+    if "session" in needs:
+        # The target trainee is logged in somewhere: her login_session row.
+        as_role(app, "trainee")
+        with app.app_context():
+            world["trainee_session_id"] = db.session.scalar(
+                select(LoginSession.id).where(LoginSession.user_id == world["trainee_id"])
+            )
+        assert world["trainee_session_id"] is not None
     if "own_attempt" in needs:
         client = as_role(app, "facilitator")
         answer = " ".join(["I would ask the member what outcome they want."] * 20)
@@ -584,6 +603,8 @@ def test_state_changing_requests_without_a_csrf_token_change_nothing(app, route:
 CSRF_NOT_TRIED = {
     ("accounts.login", "POST"): "test_accounts.py::test_login_without_csrf_token_is_refused",
     ("accounts.logout", "POST"): "tried below: the session outlives a logout without a token",
+    ("sessions.end", "POST"): "test_sessions.py::test_ending_a_session_needs_the_form_token",
+    ("sessions.end_others", "POST"): "test_sessions.py::test_ending_a_session_needs_the_form_token",
     ("catalogue.enrol", "POST"): "the matrix's people are already enrolled: nothing to change",
     ("runs.sign_up", "POST"): "the matrix's people cannot sign up: nothing to change",
     ("verify.by_number", "POST"): "public look-up, changes nothing",

@@ -244,10 +244,14 @@ def test_reminders_are_one_job_a_day_however_many_workers_tick(app, make):
     app.extensions.pop("lms.outbox", None)
     with app.app_context():
         morning = utcnow().replace(hour=12, minute=0)  # after 07:00 in the UK, all year
-        assert jobs.tick(morning.replace(hour=4))["daily"] == []  # before 07:00 UK time
+        # Before 07:00 UK time: only the session clean-up (from 03:00) is due.
+        assert jobs.tick(morning.replace(hour=4))["daily"] == ["sessions.clean_up"]
         assert jobs.tick(morning)["daily"] == ["accreditation.send_reminders"]
         assert jobs.tick(morning + timedelta(minutes=5))["daily"] == []
-        assert jobs.tick(morning + timedelta(days=1))["daily"] == ["accreditation.send_reminders"]
+        assert set(jobs.tick(morning + timedelta(days=1))["daily"]) == {
+            "accreditation.send_reminders",
+            "sessions.clean_up",
+        }
     reminders = [j for j in job_rows(app) if j.task == "accreditation.send_reminders"]
     assert len(reminders) == 2 and all(j.status == JobStatus.DONE for j in reminders)
     sent = [to for to, subject, _b in app.extensions["lms.outbox"] if "expires" in subject]

@@ -1,0 +1,1 @@
+"""Server-side sessions: where a person is logged in, for how long, and ending it."""
