@@ -79,7 +79,11 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "LMS_ARGON2_TIME_COST": 3,
         "LMS_ARGON2_MEMORY_COST": 65536,
         "LMS_LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
-        "LMS_LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+        # After 3 wrong passwords for one email from one address, that pair waits 2, 4,
+        # 8... seconds, at most this long (lms.accounts.throttle); others are not slowed.
+        "LMS_LOGIN_DELAY_MAX_SECONDS": 60,
+        # This many failures for one account within an hour, from anywhere: email the owner.
+        "LMS_LOGIN_ALERT_FAILURES": 10,
         "LMS_VERIFY_LIMIT": "30 per minute;300 per hour",
         # Sessions live on the server (lms/sessions): the app's database, or Redis when
         # this is redis://... The cookie holds only a random id, for the browser session.

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false, text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from lms.db import TimestampMixin, utcnow
@@ -167,3 +167,19 @@ class PasswordToken(db.Model):
     used_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class LoginFailure(db.Model):
+    """Failed logins counted under a key: one email from one address (``pair:``), or
+    one email from anywhere (``account:``). Keys are SHA-256 hashes: the table holds
+    no email address and no IP address. See :mod:`lms.accounts.throttle`."""
+
+    __tablename__ = "login_failure"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    #: Whole seconds since the epoch (UTC).
+    first_at: Mapped[int] = mapped_column(BigInteger)
+    last_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    #: When the account's owner was last told of failed attempts (``account:`` keys).
+    notified_at: Mapped[int | None] = mapped_column(BigInteger)

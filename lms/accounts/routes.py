@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 
-from lms.accounts import services
+from lms.accounts import services, throttle
 from lms.accounts.forms import ChangePasswordForm, LoginForm, ResetRequestForm, SetPasswordForm
-from lms.extensions import limiter
+from lms.extensions import db, limiter
 from lms.i18n import _
 from lms.security import is_safe_next
 from lms.sessions import services as sessions
@@ -25,23 +24,12 @@ def _failed(response) -> bool:
     return response.status_code == 401
 
 
-def _account_key() -> str:
-    # The limiter's key is a hash, so its storage never holds an email address.
-    email = (request.form.get("email") or "").strip().lower()
-    return "login-account:" + hashlib.sha256(email.encode()).hexdigest()
-
-
 def _address_limit() -> str:
     return current_app.config["LMS_LOGIN_LIMIT_PER_ADDRESS"]
 
 
-def _account_limit() -> str:
-    return current_app.config["LMS_LOGIN_LIMIT_PER_ACCOUNT"]
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_address_limit, methods=["POST"], deduct_when=_failed)
-@limiter.limit(_account_limit, methods=["POST"], key_func=_account_key, deduct_when=_failed)
 def login():
     next_url = request.values.get("next")
     if not is_safe_next(next_url):
@@ -51,15 +39,26 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
+        # A growing delay for this email from this address only (lms.accounts.throttle):
+        # a stranger's failures elsewhere never stop the owner.
+        wait = throttle.wait_for(form.email.data)
+        user = None if wait else services.authenticate(form.email.data, form.password.data)
         if user is not None:
+            throttle.succeeded(form.email.data)
             login_user(user)
             sessions.start(user)
             log.info("User %s logged in", user.id)
             return redirect(next_url or url_for("learning.dashboard"))
-        log.info("Failed login")
-        form.password.errors.append(_("The email address or password is not right."))
-        status = 401
+        if wait:
+            form.password.errors.append(wait.message)
+            status = 429
+        else:
+            log.info("Failed login")
+            throttle.failed(form.email.data)
+            # Kept although the answer is an error (which rolls the request back).
+            db.session.commit()
+            form.password.errors.append(_("The email address or password is not right."))
+            status = 401
     elif form.is_submitted():
         status = 422
     return render_template("accounts/login.html", form=form, next_url=next_url), status

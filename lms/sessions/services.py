@@ -249,7 +249,8 @@ def expired_before(now: int) -> tuple[int, int]:
 
 
 def clean_up(now: int | None = None) -> int:
-    """Delete sessions past a timeout and expired session data. Returns rows ended."""
+    """Delete sessions past a timeout, expired session data and old failed-login
+    counts. Returns the logged-in sessions ended."""
     now = int(now or time.time())
     idle, absolute = expired_before(now)
     stale = list(
@@ -263,6 +264,10 @@ def clean_up(now: int | None = None) -> int:
     store = interface(current_app)
     if hasattr(store, "_delete_expired_sessions") and store.ttl is False:
         store._delete_expired_sessions()
+    # Failed-login counts of attempts over a day old (lms.accounts.throttle).
+    from lms.accounts import throttle
+
+    throttle.clean_up(now)
     return ended
 
 

@@ -220,7 +220,7 @@ ROUTES = [
         "POST",
         "/account/sessions/end-others",
         LOGGED_IN,
-        ok=(302, "/account*"),
+        ok=(302, "/account#sessions-h"),
     ),
     Route("learning.dashboard", "GET", "/dashboard", LOGGED_IN),
     Route("catalogue.index", "GET", "/courses", LOGGED_IN),

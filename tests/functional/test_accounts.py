@@ -238,20 +238,88 @@ def attempt(app, email: str, password: str = WRONG_PASSWORD, address: str = "10.
     )
 
 
-def test_failed_logins_are_limited_per_account_whatever_the_address(app, make):
+def test_a_strangers_failures_elsewhere_never_stop_the_owner(app, make):
+    """Many wrong passwords for one account, from many addresses: the owner, from
+    their own address, logs in at once with the right one."""
+    make("trainee", email="sam@example.org")
+    for n in range(40):
+        response = attempt(app, "sam@example.org", address=f"10.0.{n // 10}.{n}")
+        assert response.status_code in (401, 429), n
+    assert attempt(app, "sam@example.org", PASSWORD, address="192.0.2.99").status_code == 302
+
+
+def age_failures(app, seconds: int) -> None:
+    from sqlalchemy import update
+
+    from lms.accounts.models import LoginFailure
+
+    with app.app_context():
+        db.session.execute(update(LoginFailure).values(last_at=LoginFailure.last_at - seconds))
+        db.session.commit()
+
+
+def test_wrong_passwords_slow_down_that_email_from_that_address_only(app, make):
+    from lms.accounts import throttle
+
     make("trainee", email="sam@example.org")
     make("trainee", email="ffion@example.org")
-    for n in range(5):
-        assert attempt(app, "sam@example.org", address=f"10.0.0.{n + 1}").status_code == 401
-    response = attempt(app, "sam@example.org", address="192.0.2.99")
-    assert response.status_code == 429
-    assert "too many attempts" in response.get_data(as_text=True)
-    # The address used does not matter, nor does the case of the email.
-    assert attempt(app, "SAM@example.org", address="192.0.2.100").status_code == 429
-    # During the window even the right password waits: the account is what is protected.
-    assert attempt(app, "sam@example.org", PASSWORD, address="192.0.2.101").status_code == 429
-    # Another account, from the same addresses, is not affected.
+    for _ in range(throttle.FREE_FAILURES):
+        assert attempt(app, "sam@example.org", address="10.0.0.1").status_code == 401
+    # The pair now waits: even the right password, from there, is asked to wait.
+    waiting = attempt(app, "SAM@example.org", PASSWORD, address="10.0.0.1")
+    assert waiting.status_code == 429
+    html = waiting.get_data(as_text=True)
+    assert "Wait 2 seconds" in html and 'value="SAM@example.org"' in html
+    # The same account from elsewhere, and another account from there, are not slowed.
     assert attempt(app, "ffion@example.org", PASSWORD, address="10.0.0.1").status_code == 302
+    assert attempt(app, "sam@example.org", PASSWORD, address="10.0.0.2").status_code == 302
+    # After the wait the right password works there too, and the count starts again.
+    age_failures(app, 3)
+    assert attempt(app, "sam@example.org", PASSWORD, address="10.0.0.1").status_code == 302
+    for _ in range(throttle.FREE_FAILURES):
+        assert attempt(app, "sam@example.org", address="10.0.0.1").status_code == 401
+
+
+def test_the_delay_grows_and_has_a_ceiling(app, make):
+    from lms.accounts import throttle
+
+    with app.app_context():
+        delays = [throttle.delay_after(n) for n in range(1, 12)]
+    assert delays[: throttle.FREE_FAILURES - 1] == [0] * (throttle.FREE_FAILURES - 1)
+    growing = delays[throttle.FREE_FAILURES - 1 :]
+    assert growing == sorted(growing) and growing[0] == 2 and growing[1] == 4
+    assert max(growing) == app.config["LMS_LOGIN_DELAY_MAX_SECONDS"]
+    make("trainee", email="sam@example.org")
+    for n in range(6):
+        if n:
+            age_failures(app, 120)  # each try after the last one's wait
+        response = attempt(app, "sam@example.org", address="10.0.0.1")
+        assert response.status_code == 401, n
+    waiting = attempt(app, "sam@example.org", address="10.0.0.1")
+    assert waiting.status_code == 429
+
+
+def test_many_failures_tell_the_owner_once(app, make):
+    from sqlalchemy import select
+
+    from lms.accounts.models import LoginFailure
+
+    make("trainee", email="sam@example.org", name="Sam Okafor")
+    threshold = app.config["LMS_LOGIN_ALERT_FAILURES"]
+    app.extensions.pop("lms.outbox", None)
+    for n in range(threshold + 5):
+        attempt(app, "sam@example.org", address=f"10.1.{n}.1")
+        attempt(app, "nobody@example.org", address=f"10.2.{n}.1")
+    sent = [(to, subject) for to, subject, _body in app.extensions.get("lms.outbox", [])]
+    assert sent == [("sam@example.org", "Failed attempts to log in to your MiP training account")]
+    body = app.extensions["lms.outbox"][0][2]
+    assert "not locked" in body and "Sam" in body
+    # The counts keep no email and no address.
+    with app.app_context():
+        stored = repr(db.session.scalars(select(LoginFailure)).all()) + repr(
+            [(r.key,) for r in db.session.scalars(select(LoginFailure))]
+        )
+    assert "sam@" not in stored and "10.1." not in stored and "nobody" not in stored
 
 
 def test_failed_logins_are_limited_per_address(app, make):
@@ -267,11 +335,13 @@ def test_failed_logins_are_limited_per_address(app, make):
 
 def test_successful_logins_are_not_counted(app, make):
     make("trainee", email="sam@example.org")
-    for _ in range(4):
+    for _ in range(2):
         assert attempt(app, "sam@example.org").status_code == 401
     for _ in range(25):
         assert attempt(app, "sam@example.org", PASSWORD).status_code == 302
-    assert attempt(app, "sam@example.org").status_code == 401  # the fifth failure
+    # The right password started the pair's count again: three more tries before a wait.
+    for _ in range(3):
+        assert attempt(app, "sam@example.org").status_code == 401
     assert attempt(app, "sam@example.org").status_code == 429
 
 
