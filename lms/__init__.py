@@ -17,8 +17,39 @@ from lms.db import dispatch as _dispatch
 log = logging.getLogger(__name__)
 
 
+class Request(Flask.request_class):
+    """Flask's request, without NUL characters in what people typed.
+
+    U+0000 cannot be stored in a PostgreSQL text column (and means nothing in a name or
+    an answer): it is removed from query and form values, once, where they are parsed,
+    so every form keeps the rest of what was typed. Uploaded files are left as sent.
+    """
+
+    @staticmethod
+    def _without_nul(values):
+        pairs = list(values.items(multi=True))
+        if not any("\x00" in key or "\x00" in value for key, value in pairs):
+            return values
+        return values.__class__([(k.replace("\x00", ""), v.replace("\x00", "")) for k, v in pairs])
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        if "form" in self.__dict__:
+            self.__dict__["form"] = self._without_nul(self.__dict__["form"])
+
+    @property
+    def args(self):  # noqa: D102
+        parsed = self.__dict__.get("_lms_args")
+        if parsed is None:
+            parsed = self._without_nul(super().args)
+            self.__dict__["_lms_args"] = parsed
+        return parsed
+
+
 class App(Flask):
     """Flask, with views of SQLite read requests run through :func:`lms.db.dispatch`."""
+
+    request_class = Request
 
     def dispatch_request(self):  # noqa: D102
         return _dispatch(super().dispatch_request)
