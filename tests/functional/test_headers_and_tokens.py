@@ -20,7 +20,7 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask, request
+from flask import Flask, abort, request
 from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
@@ -484,3 +484,15 @@ def test_static_files_stay_cacheable(client):
     assert again.status_code == 304
     # A missing static file is an error page like any other.
     assert "no-store" in client.get("/static/no-such-file.css").headers["Cache-Control"]
+
+
+def test_a_405_raised_by_a_view_also_says_which_methods_are_allowed(app_with):
+    other = app_with()
+
+    @other.route("/refuses-this-way", methods=["GET", "PUT"])
+    def refuses_this_way():
+        abort(405)
+
+    response = other.test_client().get("/refuses-this-way")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS, PUT"
