@@ -287,6 +287,8 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(405)
     def method_not_allowed(_e):
+        if request.path.startswith("/api/"):
+            return {"status": "method_not_allowed"}, 405
         return page(405, _("Not allowed"), _("This page cannot be used that way."))
 
     @app.errorhandler(413)
@@ -314,7 +316,7 @@ def _init_errors(app: Flask) -> None:
             if value.strip()
         ]
         return (
-            render_template("errors/csrf.html", kept=kept, back=request.path),
+            render_template("errors/csrf.html", kept=kept),
             400,
         )
 

@@ -40,6 +40,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "LMS_MAIL_FROM": ("LMS_MAIL_FROM", str),
     "LMS_DEMO_PASSWORD": ("LMS_DEMO_PASSWORD", str),
     "LMS_PASSWORD_TOKEN_HOURS": ("LMS_PASSWORD_TOKEN_HOURS", int),
+    "LMS_RESET_TOKEN_HOURS": ("LMS_RESET_TOKEN_HOURS", int),
     "LMS_TRUSTED_PROXIES": ("LMS_TRUSTED_PROXIES", int),
     "LMS_QUEUE_URL": ("LMS_QUEUE_URL", str),
     "LMS_JOB_STALE_SECONDS": ("LMS_JOB_STALE_SECONDS", int),
@@ -69,6 +70,7 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "LMS_MAIL_FROM": "training@localhost",
         "LMS_DEMO_PASSWORD": None,
         "LMS_PASSWORD_TOKEN_HOURS": 72,
+        "LMS_RESET_TOKEN_HOURS": 2,
         # Proxies in front that set X-Forwarded-For/-Proto (0: none, use the peer's address).
         "LMS_TRUSTED_PROXIES": 0,
         # Background jobs: None means queue.db in the instance folder (immediate when TESTING).

@@ -350,6 +350,8 @@ def write_connection() -> Iterator[Any]:
 
     For bookkeeping that happens after a request's transaction (storing its session):
     inside that transaction, on SQLite, it would wait for the lock the transaction holds.
+    In a read request it waits for the lock only as long as a page's deferred writes
+    (``DEFERRED_WRITE_BUSY_MS``): the page is made, and the caller may give up.
     """
     from flask import g, has_app_context
 
@@ -358,9 +360,11 @@ def write_connection() -> Iterator[Any]:
     reading = has_app_context() and g.get(_READING, False)
     if reading:
         setattr(g, _READING, False)
+        setattr(g, _IN_DEFERRED_WRITE, True)
     try:
         with db.engine.begin() as connection:
             yield connection
     finally:
         if reading:
             setattr(g, _READING, True)
+            g.pop(_IN_DEFERRED_WRITE, None)

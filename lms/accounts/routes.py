@@ -82,6 +82,9 @@ def set_password(token: str):
         try:
             user = services.use_token(record, form.password.data)
         except services.AccountError as exc:
+            if services.token_user(token) is None:
+                # Spent meanwhile (the same link used twice at once): it no longer works.
+                return render_template("accounts/link_expired.html"), 410
             form.password.errors.append(exc.message)
         else:
             # A new password ends every session of its owner; this one starts afresh.

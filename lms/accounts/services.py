@@ -243,13 +243,17 @@ def issue_password_link(user: User, purpose: str, *, send: bool = True) -> str:
     """Create a one-time set/reset-password link for ``user`` and email it (or log it).
 
     Earlier unused links of the same account stop working, whatever their purpose.
-    The link works for LMS_PASSWORD_TOKEN_HOURS; only the SHA-256 of its secret is
+    The link works for LMS_PASSWORD_TOKEN_HOURS (LMS_RESET_TOKEN_HOURS for a reset); only
+    the SHA-256 of its secret is
     stored, and the secret itself is never logged (lms.logs redacts its path).
     """
     now = utcnow()
     invalidate_password_links(user)
     token = secrets.token_urlsafe(32)
-    hours = current_app.config["LMS_PASSWORD_TOKEN_HOURS"]
+    # A first link (an account just made) may wait days to be opened; a reset is asked
+    # for by someone about to use it, so it works for a short time.
+    setting = "LMS_RESET_TOKEN_HOURS" if purpose == "reset" else "LMS_PASSWORD_TOKEN_HOURS"
+    hours = current_app.config[setting]
     db.session.add(
         PasswordToken(
             user_id=user.id,

@@ -165,8 +165,10 @@ def toggle_active(user_id: int):
             return redirect(url_for("admin.user", user_id=person.id))
         person.is_active_account = not person.is_active_account
         if not person.is_active_account:
-            # Deactivated: logged out everywhere, now (lms.sessions).
+            # Deactivated: logged out everywhere, now (lms.sessions), and no link of
+            # before comes back to life if the account is reactivated.
             sessions.end_all(person.id)
+            accounts.invalidate_password_links(person)
         flash(
             _("Account reactivated.") if person.is_active_account else _("Account deactivated."),
             "success",

@@ -129,21 +129,34 @@ class DatabaseSessionInterface(_Keys, ServerSideSessionInterface):
             return None
         return self.serializer.decode(bytes(row[0]))
 
-    def _delete_session(self, store_id: str) -> None:
-        from lms.db import write_connection
+    def _write(self, stmt) -> None:
+        """Run ``stmt`` in a write transaction of its own. In a page view (a read) that
+        cannot get SQLite's lock in time, the page is served all the same: the session
+        keeps its previous data (a message may show again); a write request fails."""
+        from sqlalchemy.exc import OperationalError
 
-        with write_connection() as conn:
-            conn.execute(delete(WebSession.__table__).where(WebSession.__table__.c.id == store_id))
+        from lms.db import is_read_request, write_connection
+
+        reading = is_read_request()
+        try:
+            with write_connection() as conn:
+                conn.execute(stmt)
+        except OperationalError:
+            if not reading:
+                raise
+            log.warning("A page view could not store its session (database busy)", exc_info=True)
+
+    def _delete_session(self, store_id: str) -> None:
+        self._write(delete(WebSession.__table__).where(WebSession.__table__.c.id == store_id))
 
     def _upsert_session(self, _lifetime, session: ServerSideSession, store_id: str) -> None:
-        from lms.db import upsert, write_connection
+        from lms.db import upsert
 
         expires = int(time.time() + self.lifetime(self.app, session).total_seconds())
         data = self.serializer.encode(session)
-        with write_connection() as conn:
-            conn.execute(
-                upsert(WebSession.__table__, {"id": store_id, "data": data, "expires": expires})
-            )
+        self._write(
+            upsert(WebSession.__table__, {"id": store_id, "data": data, "expires": expires})
+        )
 
     def _delete_expired_sessions(self) -> None:
         db.session.execute(

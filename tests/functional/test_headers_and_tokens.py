@@ -67,7 +67,8 @@ def set_by_link(client, path: str, password: str = NEW_PASSWORD):
 def test_a_link_lasts_the_configured_hours_and_then_answers_link_expired(app, client, make):
     user_id = make("trainee", email="sam@example.org")
     path, secret = issue(app, user_id, "reset")
-    hours = app.config["LMS_PASSWORD_TOKEN_HOURS"]
+    hours = app.config["LMS_RESET_TOKEN_HOURS"]  # a reset; a first link: LMS_PASSWORD_TOKEN_HOURS
+    assert hours < app.config["LMS_PASSWORD_TOKEN_HOURS"]
     with app.app_context():
         record = db.session.scalar(select(PasswordToken).where(PasswordToken.used_at.is_(None)))
         assert record.expires_at - record.created_at == timedelta(hours=hours)
