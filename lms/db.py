@@ -368,3 +368,75 @@ def write_connection() -> Iterator[Any]:
         if reading:
             setattr(g, _READING, True)
             g.pop(_IN_DEFERRED_WRITE, None)
+
+
+# --- Hot lookups -------------------------------------------------------------------------
+
+
+class QuickRead:
+    """A SELECT run straight on a DBAPI cursor: for the few lookups every request makes
+    (a session, a certificate by its token), where SQLAlchemy's execution costs several
+    times the query (about 20 microseconds on SQLite against 100-150).
+
+    ``QuickRead(select(...))`` compiles the statement once per dialect and keeps the
+    columns' result processors (so a ``UTCDateTime`` reads back aware, as through the
+    ORM). :meth:`first` takes the statement's bind parameters by name and returns a
+    named tuple of the selected columns, or None. Outside a transaction it borrows a
+    pooled connection for the one statement; inside the request's transaction it runs
+    on that transaction's connection (a second connection could wait for SQLite's
+    write lock that the first one holds).
+    """
+
+    def __init__(self, stmt) -> None:
+        self.stmt = stmt
+        self._compiled: dict[str, tuple] = {}
+
+    def _prepare(self, dialect):
+        from collections import namedtuple
+
+        prepared = self._compiled.get(dialect.name)
+        if prepared is None:
+            compiled = self.stmt.compile(dialect=dialect)
+            names = [column.key for column in self.stmt.selected_columns]
+            processors = [
+                column.type._cached_result_processor(dialect, None)
+                for column in self.stmt.selected_columns
+            ]
+            positional = compiled.positiontup is not None
+            order = list(compiled.positiontup or compiled.binds)
+            prepared = (
+                str(compiled),
+                positional,
+                order,
+                processors,
+                namedtuple("QuickRow", names, rename=True),
+            )
+            self._compiled[dialect.name] = prepared
+        return prepared
+
+    def first(self, **params):
+        from lms.extensions import db
+
+        engine = db.engine
+        sql, positional, order, processors, row_type = self._prepare(engine.dialect)
+        values = tuple(params[name] for name in order) if positional else params
+        if session_in_use() and db.session().in_transaction():
+            cursor = db.session.connection().connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(sql, values)
+                found = cursor.fetchone()
+            finally:
+                cursor.close()
+        else:
+            raw = engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute(sql, values)
+                found = cursor.fetchone()
+                cursor.close()
+            finally:
+                raw.close()
+        if found is None:
+            return None
+        pairs = zip(processors, found, strict=True)
+        return row_type(*(value if fn is None else fn(value) for fn, value in pairs))

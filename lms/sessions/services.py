@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 
 from flask import current_app, flash, g, has_request_context, request, session
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
-from lms.db import defer_write, session_in_use
+from lms.db import QuickRead, defer_write
 from lms.extensions import db
 from lms.i18n import _
 from lms.jobs import services as jobs
@@ -78,54 +77,32 @@ def start(user) -> LoginSession:
     return row
 
 
-@dataclass(frozen=True)
-class _Row:
-    id: int
-    key: str
-    user_id: int
-    created: int
-    seen: int
-    roles: str
+_ROW = QuickRead(
+    select(
+        LoginSession.__table__.c.id,
+        LoginSession.__table__.c.key,
+        LoginSession.__table__.c.user_id,
+        LoginSession.__table__.c.created,
+        LoginSession.__table__.c.seen,
+        LoginSession.__table__.c.roles,
+    ).where(LoginSession.__table__.c.id == bindparam("id"))
+)
 
 
-_SELECT = {}
+def _row(login_id: int):
+    """The ``login_session`` row (id, key, user_id, created, seen, roles): every request
+    of a logged-in session asks, so it is read on a DBAPI cursor (:class:`QuickRead`)."""
+    return _ROW.first(id=login_id)
 
 
-def _row(login_id: int) -> _Row | None:
-    """The ``login_session`` row, read on a pooled DBAPI connection (every request asks)."""
-    engine = db.engine
-    sql = _SELECT.get(engine.dialect.paramstyle)
-    if sql is None:
-        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-        sql = _SELECT[engine.dialect.paramstyle] = (
-            "SELECT id, key, user_id, created, seen, roles FROM login_session"  # noqa: S608
-            f" WHERE id = {mark}"
-        )
-    if session_in_use() and db.session().in_transaction():
-        # On the transaction's own connection: taking a second one from the pool while
-        # this one may hold SQLite's write lock could wait for a connection held by a
-        # request that waits for the lock.
-        found = db.session.connection().exec_driver_sql(sql, (login_id,)).first()
-    else:
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.execute(sql, (login_id,))
-            found = cursor.fetchone()
-            cursor.close()
-        finally:
-            raw.close()
-    return _Row(*found) if found else None
-
-
-def login_row() -> _Row | None:
+def login_row():
     """This session's ``login_session`` row, or None. The user loader reads it before
     its own query, so on a fresh request it needs no transaction."""
     login_id = session.get(LOGIN_KEY)
     return _row(login_id) if isinstance(login_id, int) else None
 
 
-def check(user, row: _Row | None) -> bool:
+def check(user, row) -> bool:
     """Whether this request's session (whose ``login_session`` row is ``row``, from
     :func:`login_row`) is a live logged-in session of ``user``.
 

@@ -6,8 +6,8 @@ SHA-256 (:func:`store_key`), which is also what ``login_session`` records, so a 
 can be ended from its row (another device, a password change) without the id.
 
 Cost matters: every request with a cookie reads its session. The database store
-reads it with one statement on a pooled DBAPI connection (about 20 microseconds on
-SQLite, against 100-150 through SQLAlchemy); writes, which happen only when the
+reads it with one statement on a DBAPI cursor (:class:`lms.db.QuickRead`: about 20
+microseconds on SQLite, against 100-150 through SQLAlchemy); writes, which happen only when the
 session changed, go through SQLAlchemy Core in a write transaction of their own.
 Anonymous sessions (a login form's CSRF token, a message) are kept for
 ``ANONYMOUS_HOURS``; a logged-in one for the absolute lifetime
@@ -26,8 +26,9 @@ import msgspec
 from flask import Flask, g, has_request_context
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 from flask_session.redis import RedisSessionInterface
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, select
 
+from lms.db import QuickRead
 from lms.extensions import db
 from lms.sessions.models import WebSession
 
@@ -108,26 +109,18 @@ class DatabaseSessionInterface(_Keys, ServerSideSessionInterface):
             cleanup_n_requests=None,
         )
         self._use_plain_encoder()
-        self._select = None
 
-    def _select_sql(self) -> str:
-        if self._select is None:
-            mark = "?" if db.engine.dialect.paramstyle == "qmark" else "%s"
-            self._select = f"SELECT data, expires FROM web_session WHERE id = {mark}"  # noqa: S608
-        return self._select
+    _read = QuickRead(
+        select(WebSession.__table__.c.data, WebSession.__table__.c.expires).where(
+            WebSession.__table__.c.id == bindparam("id")
+        )
+    )
 
     def _retrieve_session_data(self, store_id: str) -> dict | None:
-        raw = db.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.execute(self._select_sql(), (store_id,))
-            row = cursor.fetchone()
-            cursor.close()
-        finally:
-            raw.close()
-        if row is None or row[1] <= time.time():
+        row = self._read.first(id=store_id)
+        if row is None or row.expires <= time.time():
             return None
-        return self.serializer.decode(bytes(row[0]))
+        return self.serializer.decode(bytes(row.data))
 
     def _write(self, stmt) -> None:
         """Run ``stmt`` in a write transaction of its own. In a page view (a read) that
