@@ -274,7 +274,9 @@ def dispatch(view: Callable[[], Any]) -> Any:
 
     from lms.extensions import db
 
-    flashes = list(session.get("_flashes", ()))
+    # Read without marking the session as used (which adds "Vary: Cookie" and, for a
+    # page that never looks at the session, is not true).
+    flashes = list(dict.get(session._get_current_object(), "_flashes", ()))
     try:
         result = view()
         if session_in_use() and (db.session.new or db.session.dirty or db.session.deleted):
