@@ -119,6 +119,9 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     if overrides:
         app.config.update(overrides)
     app.config["SESSION_COOKIE_SECURE"] = app.config["LMS_SECURE_COOKIES"]
+    if app.config["LMS_SECURE_COOKIES"] and not app.config["SESSION_COOKIE_NAME"].startswith("__"):
+        # ASVS 3.4.4: a __Host- cookie is only accepted Secure, for this host, on Path=/.
+        app.config["SESSION_COOKIE_NAME"] = "__Host-" + app.config["SESSION_COOKIE_NAME"]
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["LMS_SECURE_COOKIES"]
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"]

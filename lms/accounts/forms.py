@@ -33,7 +33,7 @@ def _new_password_fields():
                     message=_l("Use between %(min)d and %(max)d characters."),
                 ),
             ],
-            description=_l("At least 10 characters. A few unrelated words make a strong password."),
+            description=_l("At least 12 characters. A few unrelated words make a strong password."),
             render_kw={"autocomplete": "new-password"},
         ),
         PasswordField(

@@ -93,6 +93,8 @@ def set_password(token: str):
             sessions.end_all(user.id)
             login_user(user)
             sessions.start(user)
+            if record.purpose == "reset":
+                services.tell_password_changed(user)
             flash(_("Your password is set. Welcome, %(name)s.", name=user.first_name), "success")
             return redirect(url_for("learning.dashboard"))
     status = 422 if form.is_submitted() else 200
@@ -139,6 +141,7 @@ def account():
                 sessions.end_all(user.id, keep=sessions.current_login_id())
                 login_user(user)
                 sessions.start(user)
+                services.tell_password_changed(user)
                 flash(
                     _("Your password has been changed. You are logged out everywhere else."),
                     "success",

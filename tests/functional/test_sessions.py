@@ -336,3 +336,46 @@ def test_ending_a_session_needs_the_form_token(app, person):
         response = here.post(url, data={})
         assert response.status_code == 400  # the app's CSRF page: nothing done
     assert logged_in(there) and len(rows_of(app, person)) == 2
+
+
+def test_secure_cookies_use_the_host_prefix(app, app_with, person):
+    """Behind HTTPS (LMS_SECURE_COOKIES=true) the session cookie is __Host-: Secure,
+    this host only, Path=/ (ASVS 3.4.1, 3.4.4)."""
+    secure = app_with(LMS_SECURE_COOKIES=True)
+    assert secure.config["SESSION_COOKIE_NAME"] == "__Host-lms_session"
+    browser = secure.test_client()
+    page = browser.get("/login", base_url="https://localhost").get_data(as_text=True)
+    response = browser.post(
+        "/login",
+        base_url="https://localhost",
+        data={"csrf_token": csrf_from(page), "email": "ada@example.org", "password": PASSWORD},
+        headers={"Referer": "https://localhost/login"},  # Flask-WTF checks it over HTTPS
+    )
+    assert response.status_code == 302
+    header = next(
+        h for h in response.headers.getlist("Set-Cookie") if h.startswith("__Host-lms_session=")
+    )
+    parts = {p.strip().split("=")[0].lower() for p in header.split(";")}
+    assert {"secure", "httponly", "path"} <= parts and "domain" not in parts
+    assert "Path=/" in header
+    assert browser.get("/dashboard", base_url="https://localhost").status_code == 200
+
+
+def test_a_changed_password_is_told_to_its_owner(app, person):
+    browser = app.test_client()
+    assert login(browser, "ada@example.org").status_code == 302
+    app.extensions.pop("lms.outbox", None)
+    browser.post(
+        "/account",
+        data={
+            "csrf_token": get_csrf(browser, "/account"),
+            "current": PASSWORD,
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
+    sent = app.extensions.get("lms.outbox", [])
+    assert [(to, subject) for to, subject, _b in sent] == [
+        ("ada@example.org", "Your MiP training password was changed")
+    ]
+    assert "reset your password" in sent[0][2]
