@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import utcnow
@@ -42,10 +42,17 @@ class FeedbackResponse(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     submitted_at: Mapped[datetime | None]
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Whether staff can see this answer yet: answers are released a group at a time,
+    #: once at least :data:`MIN_RESPONSES` have arrived for their run (see lms.feedback.tallies).
+    released: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     run = relationship("CourseRun")
     user = relationship("User")
 
+
+#: The smallest group of responses staff ever see, and the fewest new responses that
+#: change what they see (see :class:`FeedbackTally`).
+MIN_RESPONSES = 5
 
 #: ``FeedbackTally.run_key`` of the counts over every run of a course (and no run).
 ALL_RUNS = 0
@@ -65,6 +72,12 @@ class FeedbackTally(db.Model):
     :data:`TOTAL` and :data:`ANONYMOUS` rows). Nothing here leads to a person or a
     time: no user, no timestamp, and (on SQLite) no rowid to show which row came first.
     Results pages read these rows instead of adding up every response.
+
+    ``count`` counts every stored response; ``released`` only those staff can see yet.
+    A run's (or :data:`NO_RUN`'s) rows are released together, by setting ``released``
+    to ``count``, once ``count`` has grown by at least :data:`MIN_RESPONSES` since the last
+    release; the :data:`ALL_RUNS` rows' ``released`` is the sum of the runs' released
+    counts. So every change staff can see covers at least :data:`MIN_RESPONSES` people.
     """
 
     __table_args__ = ({"sqlite_with_rowid": False},)
@@ -75,6 +88,7 @@ class FeedbackTally(db.Model):
     question_key: Mapped[str] = mapped_column(String(80), primary_key=True)
     value: Mapped[str] = mapped_column(Text, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+    released: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CourseChange(db.Model):

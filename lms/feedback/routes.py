@@ -117,7 +117,7 @@ def comments(slug: str, form_key: str, question_key: str):
         abort(403)
     page, per_page = page_args()
     try:
-        answers = services.comments_page(
+        answers, waiting = services.comments_page(
             course, activity, question_key, [run.id] if run else None, page, per_page
         )
     except services.FeedbackError:
@@ -130,6 +130,7 @@ def comments(slug: str, form_key: str, question_key: str):
         activity=activity,
         question=question,
         answers=answers,
+        waiting=waiting,
         minimum=services.MIN_RESPONSES,
     )
 

@@ -1,11 +1,14 @@
-"""Feedback: storing responses, results with a minimum group size, CSV, "you said, we did".
+"""Feedback: storing responses, results released in groups, CSV, "you said, we did".
 
 Anonymous responses are stored with a random id, the course, form and run, and
-the answers: no person, no time. Results and exports never show anything for a
-group of fewer than :data:`MIN_RESPONSES` responses. A group is one run's responses
-(or those given outside any run): where several groups are shown together (the whole
-course), a group under the minimum is left out, so that subtracting one run's results
-from the course's can never single out the one or two people of a small run.
+the answers: no person, no time. Staff see responses a group at a time: a run's
+responses (or those given outside any run) are released together once at least
+:data:`MIN_RESPONSES` have arrived since the last release (lms.feedback.tallies), and
+results, comments and exports show released responses only. So nothing is shown for
+fewer than :data:`MIN_RESPONSES` responses, every change staff can see covers at least
+that many new answers (looking before and after one person answers shows nothing new),
+and the whole course's results are the sum of groups of at least that size: subtracting
+one run's results from the course's can never single out the few people of a small run.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, func, literal, or_, select, union_all
+from sqlalchemy import exists, func, literal, select, union_all
 
 from lms import signals
 from lms.accounts.models import User
@@ -29,7 +32,7 @@ from lms.feedback import tallies
 from lms.feedback.models import (
     ALL_RUNS,
     ANONYMOUS,
-    NO_RUN,
+    MIN_RESPONSES,
     TOTAL,
     CourseChange,
     FeedbackResponse,
@@ -40,8 +43,6 @@ from lms.learning.models import Enrolment
 from lms.pagination import Page, paginate
 from lms.runs import services as runs
 from lms.runs.models import CourseRun
-
-MIN_RESPONSES = 5
 
 
 class FeedbackError(ServiceError):
@@ -143,6 +144,9 @@ class FormResults:
     total: int
     is_anonymous: bool
     questions: list[QuestionResult]
+    #: Responses not released yet (fewer than :data:`MIN_RESPONSES`, or a group whose
+    #: release is due with the next response): a count only.
+    waiting: int = 0
 
     @property
     def too_few(self) -> bool:
@@ -156,66 +160,16 @@ _TOTAL = TOTAL
 _ANONYMOUS = ANONYMOUS
 
 
-def _group(
-    course: Course,
-    activity: Activity,
-    run_ids: Iterable[int] | None,
-    small: Iterable[int] = (),
-) -> list:
-    """WHERE conditions for one form's responses (in some runs, or all runs), leaving out
-    the ``small`` groups (run ids, :data:`NO_RUN` for responses outside any run)."""
+def _group(course: Course, activity: Activity, run_ids: Iterable[int] | None) -> list:
+    """WHERE conditions for one form's released responses (in some runs, or all runs)."""
     conditions = [
         FeedbackResponse.course_slug == course.slug,
         FeedbackResponse.activity_key == activity.key,
+        FeedbackResponse.released.is_(True),
     ]
     if run_ids is not None:
         conditions.append(FeedbackResponse.run_id.in_(list(run_ids)))
-    small = set(small)
-    ids = sorted(small - {NO_RUN})
-    if NO_RUN in small:
-        conditions.append(FeedbackResponse.run_id.is_not(None))
-        if ids:
-            conditions.append(FeedbackResponse.run_id.not_in(ids))
-    elif ids:
-        # NOT IN alone would also drop the responses without a run (NULL).
-        conditions.append(
-            or_(FeedbackResponse.run_id.is_(None), FeedbackResponse.run_id.not_in(ids))
-        )
     return conditions
-
-
-def _small_groups_query(course: Course, activities: list[Activity], run_ids: list[int] | None):
-    """(form key, run key) of each group with fewer than :data:`MIN_RESPONSES` responses,
-    among the runs asked for (None: the whole course)."""
-    stmt = select(FeedbackTally.activity_key, FeedbackTally.run_key).where(
-        FeedbackTally.course_slug == course.slug,
-        FeedbackTally.activity_key.in_([a.key for a in activities]),
-        FeedbackTally.question_key == TOTAL,
-        FeedbackTally.value == "",
-        FeedbackTally.run_key != ALL_RUNS,
-        FeedbackTally.count < MIN_RESPONSES,
-    )
-    if run_ids is not None:
-        stmt = stmt.where(FeedbackTally.run_key.in_(run_ids))
-    return stmt
-
-
-def _small_groups(
-    course: Course, activities: list[Activity], run_ids: list[int] | None
-) -> dict[str, set[int]]:
-    """Form key -> the groups (run ids; :data:`NO_RUN`) with fewer than :data:`MIN_RESPONSES`
-    responses, where several groups are shown together (the whole course, or more than one
-    run), in one query. A single run under the minimum shows nothing at all already.
-
-    Left out of a course's results, a small run's answers cannot be found by comparing
-    the course's results with those of its other runs.
-    """
-    if run_ids is not None and len(run_ids) <= 1:
-        return {}
-    out: dict[str, set[int]] = {}
-    for form_key, run_key in db.session.execute(_small_groups_query(course, activities, run_ids)):
-        out.setdefault(form_key, set()).add(run_key)
-    return out
 
 
 def _answer(question_key: str):
@@ -223,69 +177,45 @@ def _answer(question_key: str):
     return FeedbackResponse.answers[question_key].as_string()
 
 
-_TALLY_COLUMNS = (
-    FeedbackTally.run_key,
-    FeedbackTally.activity_key,
-    FeedbackTally.question_key,
-    FeedbackTally.value,
-    FeedbackTally.count,
-)
-
-
 def _tally_counts(
     course: Course, activities: list[Activity], run_ids: list[int] | None
-) -> tuple[dict[tuple[str, str], dict[str, int]], dict[str, set[int]]]:
-    """(form key, question key) -> {answer: count} from the kept tallies, and the small
-    groups left out of them (as :func:`_small_groups`), in one query.
+) -> tuple[dict[tuple[str, str], dict[str, int]], dict[str, int]]:
+    """(form key, question key) -> {answer: released count} from the kept tallies, and
+    form key -> the number of responses waiting for release, in one query.
 
-    The counts are those of the runs asked for (None: the whole course), less those of
-    groups under the minimum when several groups are counted together; the
-    :data:`ANONYMOUS` count is always the whole course's (any anonymous response, in
-    any run, keeps the form anonymous: see is_anonymous).
+    The counts are those of the runs asked for (None: the whole course), released ones
+    only. The :data:`ANONYMOUS` count is the whole course's, released or not (any
+    anonymous response, in any run, keeps the form anonymous: see is_anonymous).
     """
     keys = [a.key for a in activities]
     wanted = [ALL_RUNS] if run_ids is None else [*run_ids, ALL_RUNS]
-    stmt = select(*_TALLY_COLUMNS, literal(False).label("is_small")).where(
+    stmt = select(
+        FeedbackTally.run_key,
+        FeedbackTally.activity_key,
+        FeedbackTally.question_key,
+        FeedbackTally.value,
+        FeedbackTally.count,
+        FeedbackTally.released,
+    ).where(
         FeedbackTally.course_slug == course.slug,
         FeedbackTally.run_key.in_(wanted),
         FeedbackTally.activity_key.in_(keys),
     )
-    several = run_ids is None or len(run_ids) > 1
-    if several:
-        # With the same statement, every row of each small group (to take off again).
-        small_q = _small_groups_query(course, activities, run_ids).subquery()
-        stmt = union_all(
-            stmt,
-            select(*_TALLY_COLUMNS, literal(True).label("is_small"))
-            .join(
-                small_q,
-                (FeedbackTally.activity_key == small_q.c.activity_key)
-                & (FeedbackTally.run_key == small_q.c.run_key),
-            )
-            .where(
-                FeedbackTally.course_slug == course.slug, FeedbackTally.question_key != ANONYMOUS
-            ),
-        )
-    rows = db.session.execute(stmt).all()
-    small: dict[str, set[int]] = {}
-    for run_key, form_key, _question, _value, _number, is_small in rows:
-        if is_small:
-            small.setdefault(form_key, set()).add(run_key)
     counts: dict[tuple[str, str], dict[str, int]] = {}
-    for run_key, form_key, question_key, value, number, is_small in rows:
+    waiting: dict[str, int] = {}
+    for run_key, form_key, question_key, value, number, released in db.session.execute(stmt):
         whole_course = run_key == ALL_RUNS
-        if is_small:
-            if run_ids is not None:
-                continue  # already left out below
-            number = -number  # the whole course's counts, less the small group's
-        elif question_key == ANONYMOUS:
-            if not whole_course:
-                continue
-        elif (whole_course and run_ids is not None) or run_key in small.get(form_key, ()):
+        if question_key == ANONYMOUS:
+            if whole_course:
+                counts.setdefault((form_key, question_key), {})[value] = number
             continue
+        if whole_course != (run_ids is None):
+            continue
+        if question_key == TOTAL:
+            waiting[form_key] = waiting.get(form_key, 0) + max(number - released, 0)
         found = counts.setdefault((form_key, question_key), {})
-        found[value] = found.get(value, 0) + number
-    return counts, small
+        found[value] = found.get(value, 0) + released
+    return counts, waiting
 
 
 def results_for(
@@ -301,16 +231,17 @@ def results_for(
     question the number of answers for each rating or option, whatever the number of
     responses. A second gives the first ``comments`` text answers of each text question
     (only for forms with at least :data:`MIN_RESPONSES` responses; smaller groups show
-    nothing). Averages are worked out from the counts.
+    nothing). Averages are worked out from the counts. Only released responses count
+    (see the module's docstring); ``waiting`` says how many are not released yet.
     """
     activities = list(activities)
     run_ids = list(run_ids) if run_ids is not None else None
     if not activities:
         return []
-    counts, small = _tally_counts(course, activities, run_ids)
+    counts, waiting = _tally_counts(course, activities, run_ids)
     totals = {a.key: counts.get((a.key, _TOTAL), {}).get("", 0) for a in activities}
     shown = [a for a in activities if totals[a.key] >= MIN_RESPONSES]
-    texts = _first_comments(course, shown, run_ids, comments, small) if comments else {}
+    texts = _first_comments(course, shown, run_ids, comments) if comments else {}
     out = []
     for activity in activities:
         config = activity.config
@@ -362,7 +293,7 @@ def results_for(
                             comments=texts.get((activity.key, q.key), []),
                         )
                     )
-        out.append(FormResults(activity, total, anonymous, questions))
+        out.append(FormResults(activity, total, anonymous, questions, waiting.get(activity.key, 0)))
     return out
 
 
@@ -371,7 +302,6 @@ def _first_comments(
     activities: list[Activity],
     run_ids: list[int] | None,
     limit: int,
-    small: dict[str, set[int]] | None = None,
 ) -> dict[tuple[str, str], list[str]]:
     """(form key, question key) -> ``limit`` text answers: one query.
 
@@ -394,7 +324,7 @@ def _first_comments(
                     value.label("text"),
                 )
                 .where(
-                    *_group(course, activity, run_ids, (small or {}).get(activity.key, ())),
+                    *_group(course, activity, run_ids),
                     value.is_not(None),
                 )
                 .order_by(FeedbackResponse.id)
@@ -410,11 +340,9 @@ def _first_comments(
     return out
 
 
-def _responses(
-    course: Course, activity: Activity, run_ids: Iterable[int] | None, small: Iterable[int] = ()
-):
-    """Every response of one form (for the CSV export), in one query."""
-    stmt = select(FeedbackResponse).where(*_group(course, activity, run_ids, small))
+def _responses(course: Course, activity: Activity, run_ids: Iterable[int] | None):
+    """Every released response of one form (for the CSV export), in one query."""
+    stmt = select(FeedbackResponse).where(*_group(course, activity, run_ids))
     # Random ids: this order says nothing about who answered when.
     return list(db.session.scalars(stmt.order_by(FeedbackResponse.id)))
 
@@ -433,9 +361,10 @@ def comments_page(
     run_ids: Iterable[int] | None = None,
     page: Any = 1,
     per_page: Any = None,
-) -> Page[str] | None:
-    """One page of a text question's answers, alphabetically, or None when the group has
-    fewer than :data:`MIN_RESPONSES` responses (nothing is shown for small groups).
+) -> tuple[Page[str] | None, int]:
+    """One page of a text question's released answers, alphabetically, or None when
+    fewer than :data:`MIN_RESPONSES` responses are released (nothing is shown for small
+    groups); and how many responses are waiting for release.
 
     Raises FeedbackError when the form has no such text question.
     """
@@ -446,17 +375,17 @@ def comments_page(
     if question is None:
         raise FeedbackError(_("This form has no such question."), "question")
     run_ids = list(run_ids) if run_ids is not None else None
-    counts, small = _tally_counts(course, [activity], run_ids)
-    where = _group(course, activity, run_ids, small.get(activity.key, ()))
+    counts, waiting = _tally_counts(course, [activity], run_ids)
+    where = _group(course, activity, run_ids)
     if counts.get((activity.key, _TOTAL), {}).get("", 0) < MIN_RESPONSES:
-        return None
+        return None, waiting.get(activity.key, 0)
     value = _answer(question_key)
     stmt = (
         select(value)
         .where(*where, value.is_not(None))
         .order_by(func.lower(value), value, FeedbackResponse.id)
     )
-    return paginate(
+    answers = paginate(
         stmt,
         page,
         per_page,
@@ -465,6 +394,7 @@ def comments_page(
         tiebreak=(),
         total=sum(counts.get((activity.key, question_key), {}).values()),
     )
+    return answers, waiting.get(activity.key, 0)
 
 
 def feedback_forms(course: Course) -> list[Activity]:
@@ -475,16 +405,15 @@ def feedback_forms(course: Course) -> list[Activity]:
 
 
 def export_csv(course: Course, run_ids: Iterable[int] | None = None) -> str:
-    """Every form's responses (groups under the minimum size left out) as CSV text."""
+    """Every form's released responses as CSV text (nothing for fewer than the minimum)."""
     run_titles = {r.id: r.title for r in runs.runs_for_course(course)}
     run_ids = list(run_ids) if run_ids is not None else None
-    small = _small_groups(course, feedback_forms(course), run_ids)
 
     def rows():
         yield ["form", "run", "response", "question", "answer"]
         for activity in feedback_forms(course):
             config: FeedbackConfig = activity.config
-            responses = _responses(course, activity, run_ids, small.get(activity.key, ()))
+            responses = _responses(course, activity, run_ids)
             if len(responses) < MIN_RESPONSES:
                 note = _("Fewer than %(n)d responses: not shown", n=MIN_RESPONSES)
                 yield [activity.title, "", "", "", note]

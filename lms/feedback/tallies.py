@@ -5,8 +5,23 @@ one to the row of each rating or option it gave (a text answer counts under ``""
 both for its run and for the whole course (:data:`ALL_RUNS`), in the transaction
 that stores the response. The additions are one ``INSERT ... ON CONFLICT DO UPDATE
 SET count = count + n`` per row, atomic on SQLite and PostgreSQL, so concurrent
-submissions never lose a count; rows are written in key order, so two transactions
-touching the same rows cannot deadlock on PostgreSQL.
+submissions never lose a count.
+
+Staff see released counts only (``FeedbackTally.released``): after counting a response,
+:func:`release_ready` releases its group (the form's responses in one run, or outside
+any run) once at least :data:`MIN_RESPONSES` of them are waiting, all at once: the
+group's ``released`` becomes its ``count``, the difference is added to the form's
+:data:`ALL_RUNS` rows, and the group's responses are marked released (their text
+answers are then shown). So any change to what staff can see covers at least
+:data:`MIN_RESPONSES` new answers, and comparing pages before and after one person
+answers shows nothing.
+
+Concurrency: each form's :data:`ALL_RUNS` :data:`TOTAL` row is written first (before any
+other row of the form), and every response adds to it. On PostgreSQL that row's lock,
+held until commit, lets only one transaction at a time count, check and release a
+form's responses (the others wait for it before touching any other row of the form, so
+they cannot deadlock); on SQLite the database's write lock does the same. A release
+therefore sees exactly the responses its counts count.
 
 :func:`recount` works the same counts out from the responses themselves (tests and
 repairs compare or replace the kept ones with it).
@@ -19,13 +34,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from lms.db import dialect_insert
 from lms.extensions import db
 from lms.feedback.models import (
     ALL_RUNS,
     ANONYMOUS,
+    MIN_RESPONSES,
     NO_RUN,
     TOTAL,
     FeedbackResponse,
@@ -34,6 +50,16 @@ from lms.feedback.models import (
 
 #: (course_slug, activity_key, run_key, question_key, value) -> count
 Key = tuple[str, str, int, str, str]
+#: (course_slug, activity_key, run_key): the responses released together.
+Group = tuple[str, str, int]
+
+
+def _lock_order(key: Key) -> tuple:
+    """Rows are written in this order: for each form, its :data:`ALL_RUNS` :data:`TOTAL`
+    row first (the form's lock, see the module's docstring), then the rest in key order."""
+    course_slug, activity_key, run_key, question_key, value = key
+    first = run_key == ALL_RUNS and question_key == TOTAL and value == ""
+    return (course_slug, activity_key, not first, run_key, question_key, value)
 
 
 def value_text(value: Any) -> str:
@@ -82,8 +108,11 @@ def count_response(
             counts[(course_slug, activity_key, run_key, question_key, text)] += 1
 
 
-def add(counts: Mapping[Key, int]) -> None:
-    """Add ``counts`` to the kept tallies, in the current transaction."""
+def add(counts: Mapping[Key, int], released: Mapping[Key, int] | None = None) -> None:
+    """Add ``counts`` (and ``released`` to the released counts) to the kept tallies, in
+    the current transaction. Releasing is :func:`release_ready`'s: ``released`` is for
+    :func:`rebuild`, which knows which responses were released."""
+    released = released or {}
     if not counts:
         return
     table = FeedbackTally.__table__
@@ -96,7 +125,10 @@ def add(counts: Mapping[Key, int]) -> None:
             table.c.question_key,
             table.c.value,
         ],
-        set_={"count": table.c.count + stmt.excluded["count"]},
+        set_={
+            "count": table.c.count + stmt.excluded["count"],
+            "released": table.c.released + stmt.excluded["released"],
+        },
     )
     rows = [
         {
@@ -106,11 +138,12 @@ def add(counts: Mapping[Key, int]) -> None:
             "question_key": key[3],
             "value": key[4],
             "count": n,
+            "released": released.get(key, 0),
         }
-        for key, n in sorted(counts.items())
+        for key, n in sorted(counts.items(), key=lambda item: _lock_order(item[0]))
         if n
     ]
-    # In key order: concurrent transactions lock shared rows in the same order.
+    # In one order (see _lock_order): concurrent transactions lock shared rows alike.
     for start in range(0, len(rows), 500):
         db.session.execute(stmt, rows[start : start + 500])
 
@@ -129,6 +162,7 @@ def add_response(
         kinds = _kinds(course_slug, activity_key)
     count_response(counts, kinds, course_slug, activity_key, run_id, is_anonymous, answers)
     add(counts)
+    release_ready([(course_slug, activity_key, NO_RUN if run_id is None else run_id)])
 
 
 def add_responses(responses: Iterable[Mapping[str, Any]]) -> None:
@@ -143,10 +177,92 @@ def add_responses(responses: Iterable[Mapping[str, Any]]) -> None:
             counts, kinds[form], *form, r.get("run_id"), bool(r["is_anonymous"]), r["answers"]
         )
     add(counts)
+    release_ready({key[:3] for key in counts if key[2] != ALL_RUNS})
 
 
-def recount(course_slug: str | None = None) -> Counter:
-    """The tallies worked out afresh from the stored responses (of one course, or all)."""
+def release_ready(groups: Iterable[Group]) -> list[Group]:
+    """Release each of ``groups`` that has at least :data:`MIN_RESPONSES` responses
+    waiting (called after counting them, in the same transaction); the groups released."""
+    by_form: dict[tuple[str, str], set[int]] = {}
+    for course_slug, activity_key, run_key in groups:
+        by_form.setdefault((course_slug, activity_key), set()).add(run_key)
+    if not by_form:
+        return []
+    t = FeedbackTally.__table__
+    ready = db.session.execute(
+        select(t.c.course_slug, t.c.activity_key, t.c.run_key).where(
+            or_(
+                *(
+                    and_(
+                        t.c.course_slug == course_slug,
+                        t.c.activity_key == activity_key,
+                        t.c.run_key.in_(sorted(run_keys)),
+                    )
+                    for (course_slug, activity_key), run_keys in sorted(by_form.items())
+                )
+            ),
+            t.c.question_key == TOTAL,
+            t.c.value == "",
+            t.c.count - t.c.released >= MIN_RESPONSES,
+        )
+    ).all()
+    out = sorted(tuple(row) for row in ready)
+    for group in out:
+        release(*group)
+    return out
+
+
+def release(course_slug: str, activity_key: str, run_key: int) -> None:
+    """Release every counted response of one group: three statements."""
+    t = FeedbackTally.__table__
+    g = t.alias("g")
+    waiting = (
+        select(g.c.count - g.c.released)
+        .where(
+            g.c.course_slug == t.c.course_slug,
+            g.c.activity_key == t.c.activity_key,
+            g.c.run_key == run_key,
+            g.c.question_key == t.c.question_key,
+            g.c.value == t.c.value,
+        )
+        .scalar_subquery()
+    )
+    # The whole course's released counts first: they take the group's waiting counts.
+    db.session.execute(
+        update(t)
+        .where(
+            t.c.course_slug == course_slug,
+            t.c.activity_key == activity_key,
+            t.c.run_key == ALL_RUNS,
+        )
+        .values(released=t.c.released + func.coalesce(waiting, 0))
+    )
+    db.session.execute(
+        update(t)
+        .where(
+            t.c.course_slug == course_slug,
+            t.c.activity_key == activity_key,
+            t.c.run_key == run_key,
+            t.c.released != t.c.count,
+        )
+        .values(released=t.c.count)
+    )
+    r = FeedbackResponse.__table__
+    db.session.execute(
+        update(r)
+        .where(
+            r.c.course_slug == course_slug,
+            r.c.activity_key == activity_key,
+            r.c.run_id.is_(None) if run_key == NO_RUN else r.c.run_id == run_key,
+            r.c.released.is_(False),
+        )
+        .values(released=True)
+    )
+
+
+def recount(course_slug: str | None = None, released: bool = False) -> Counter:
+    """The tallies worked out afresh from the stored responses (of one course, or all;
+    ``released``: of the released responses only, as the released counts should be)."""
     stmt = select(
         FeedbackResponse.course_slug,
         FeedbackResponse.activity_key,
@@ -156,6 +272,8 @@ def recount(course_slug: str | None = None) -> Counter:
     )
     if course_slug is not None:
         stmt = stmt.where(FeedbackResponse.course_slug == course_slug)
+    if released:
+        stmt = stmt.where(FeedbackResponse.released.is_(True))
     counts: Counter = Counter()
     kinds: dict[tuple[str, str], dict[str, str]] = {}
     for slug, key, run_id, anonymous, answers in db.session.execute(
@@ -167,25 +285,29 @@ def recount(course_slug: str | None = None) -> Counter:
     return counts
 
 
-def kept(course_slug: str | None = None) -> Counter:
-    """The kept tallies (of one course, or all), as :func:`recount` gives them."""
+def kept(course_slug: str | None = None, released: bool = False) -> Counter:
+    """The kept tallies (of one course, or all; ``released``: the released counts), as
+    :func:`recount` gives them."""
     stmt = select(FeedbackTally)
     if course_slug is not None:
         stmt = stmt.where(FeedbackTally.course_slug == course_slug)
-    return Counter(
-        {
-            (t.course_slug, t.activity_key, t.run_key, t.question_key, t.value): t.count
-            for t in db.session.scalars(stmt)
-            if t.count
-        }
-    )
+    found = {
+        (t.course_slug, t.activity_key, t.run_key, t.question_key, t.value): (
+            t.released if released else t.count
+        )
+        for t in db.session.scalars(stmt)
+    }
+    return Counter({key: n for key, n in found.items() if n})
 
 
 def rebuild(course_slug: str | None = None) -> None:
-    """Replace the kept tallies by a recount (after responses were changed by hand)."""
+    """Replace the kept tallies by a recount (after responses were changed by hand).
+    Which responses are released stays as it was; groups with enough waiting are released."""
     counts = recount(course_slug)
+    released = recount(course_slug, released=True)
     stmt = delete(FeedbackTally)
     if course_slug is not None:
         stmt = stmt.where(FeedbackTally.course_slug == course_slug)
     db.session.execute(stmt)
-    add(counts)
+    add(counts, released)
+    release_ready({key[:3] for key in counts if key[2] != ALL_RUNS})

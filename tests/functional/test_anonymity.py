@@ -9,6 +9,9 @@ answer to the person who gave it.
 - Small groups: nothing is shown for a run with fewer than the minimum of responses, and
   such a run's responses are left out of the course-wide results as well, so that the
   course's results minus a run's results never single one person out.
+- Differencing: answers are released a group of at least the minimum at a time, so
+  looking before and after one person answers shows no change
+  (tests/functional/test_feedback_release.py).
 
 ASVS 4.0.3 V8.3 (sensitive private data): see docs/security.md.
 """
@@ -93,11 +96,11 @@ def listed_comments(html: str) -> list[str]:
 def test_no_order_on_any_page_or_export_follows_who_answered_when(app, make):
     fac = make("facilitator", email="fac@example.org", name="Femi Adeyemi")
     run_id = make_run(app, facilitators=[fac], capacity=20)
-    # Roster order (names A..H) is also the order in which they answer; the comments
-    # are written so that their alphabetical order is the reverse.
-    names = [f"Trainee {letter}" for letter in "ABCDEFGH"]
+    # Roster order (names A..J) is also the order in which they answer; the comments
+    # are written so that their alphabetical order is the reverse. Ten: two whole groups.
+    names = [f"Trainee {letter}" for letter in "ABCDEFGHIJ"]
     people = people_on(app, make, run_id, names, "t")
-    typed = [f"{letter} needs more time" for letter in "ZYXWVUTS"]
+    typed = [f"{letter} needs more time" for letter in "ZYXWVUTSRQ"]
     for (_uid, client), text in zip(people, typed, strict=True):
         send(client, answers(text))
     staff = client_for(app, "fac@example.org")
@@ -111,7 +114,7 @@ def test_no_order_on_any_page_or_export_follows_who_answered_when(app, make):
         ]
     # The ids are random (uuid4), so the id order is a shuffle of the answering order.
     assert sorted(by_id) == sorted(typed)
-    assert by_id != typed  # (1 chance in 40,320 of a false alarm)
+    assert by_id != typed  # (1 chance in 3,628,800 of a false alarm)
 
     for url in (f"{COMMENTS}?run={run_id}", COMMENTS):
         # All comments: alphabetical, whatever the order they came in.

@@ -1,5 +1,6 @@
 """Kept feedback counts: equal to a recount after many (and simultaneous) submissions,
-filled by the migration from existing responses, and holding counts only."""
+filled by the migration from existing responses, and holding counts only. The released
+counts (what staff see) likewise equal a recount of the released responses."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import threading
 import uuid
 
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import insert, inspect, text
+from sqlalchemy import column, insert, inspect, select, table, text
 
 from lms.extensions import db
 from lms.feedback import tallies
@@ -83,7 +84,17 @@ def test_kept_counts_equal_a_recount_after_simultaneous_submissions(app, make):
     with app.app_context():
         kept = tallies.kept("rep")
         assert kept == tallies.recount("rep")
+        released = tallies.kept("rep", released=True)
+        assert released == tallies.recount("rep", released=True)
         form = "feedback-day-1"
+        # Six answers per run, however they interleaved: five released at once, one waiting.
+        for run_id in run_ids:
+            assert released[("rep", form, run_id, TOTAL, "")] == 5
+        assert released[("rep", form, ALL_RUNS, TOTAL, "")] == 10
+        shown = db.session.scalars(
+            select(FeedbackResponse.answers).where(FeedbackResponse.released.is_(True))
+        ).all()
+        assert len(shown) == 10
         assert kept[("rep", form, ALL_RUNS, TOTAL, "")] == 12
         assert kept[("rep", form, ALL_RUNS, ANONYMOUS, "")] == 12
         for run_id in run_ids:
@@ -99,15 +110,15 @@ def test_kept_counts_equal_a_recount_after_simultaneous_submissions(app, make):
         )
         assert not any(key[4].startswith("Idea") for key in kept)
 
-    # The results pages read the same counts.
+    # The results pages read the same (released) counts.
     fac = client_for(app, "fac@example.org")
     page = fac.get(f"/facilitate/runs/{run_ids[0]}/feedback").get_data(as_text=True)
-    assert "6 responses" in page
+    assert "5 responses" in page and "1 answer is waiting for the next group of 5." in page
     page = fac.get("/facilitate/courses/rep/feedback").get_data(as_text=True)
-    assert "12 responses" in page
-    overall = [int(d["f-overall"]) for d in sent]
+    assert "10 responses" in page and "2 answers are waiting for the next group of 5." in page
+    overall = [int(a["overall"]) for a in shown]
     mean = round(sum(overall) / len(overall), 1)
-    assert f"Average {mean} out of 5 from 12 answers" in page
+    assert f"Average {mean} out of 5 from 10 answers" in page
 
 
 def test_increments_from_many_threads_lose_nothing(app):
@@ -151,6 +162,14 @@ def test_increments_from_many_threads_lose_nothing(app):
             + kept[("rep", "feedback-end", run_key, "overall", "5")]
             == n
         )
+    # Released every fifth answer, whichever thread gave it: all 90, none twice.
+    with app.app_context():
+        released = tallies.kept("rep", released=True)
+    assert n % 5 == 0
+    for run_key in (ALL_RUNS, NO_RUN):
+        assert released[("rep", "feedback-end", run_key, TOTAL, "")] == n
+        overall = (released.get(("rep", "feedback-end", run_key, "overall", v), 0) for v in "45")
+        assert sum(overall) == n
 
 
 def test_the_table_holds_counts_only(app):
@@ -165,6 +184,7 @@ def test_the_table_holds_counts_only(app):
             "question_key",
             "value",
             "count",
+            "released",
         }
         if db.engine.dialect.name == "sqlite":
             sql = db.session.execute(
@@ -207,7 +227,16 @@ def test_migration_fills_the_counts_from_stored_responses(tmp_path):
             )
         # A form the content no longer has: only numbers are counted by value.
         rows.append({**rows[0], "id": uuid.uuid4().hex, "activity_key": "gone"})
-        db.session.execute(insert(FeedbackResponse.__table__), rows)
+        # The table as it was then (before responses had a released flag).
+        then = table(
+            "feedback_response",
+            *(
+                column(c.name, c.type)
+                for c in FeedbackResponse.__table__.columns
+                if c.name != "released"
+            ),
+        )
+        db.session.execute(insert(then), rows)
         db.session.commit()
 
         upgrade(directory=directory)
@@ -230,10 +259,11 @@ def test_migration_fills_the_counts_from_stored_responses(tmp_path):
         tallies.add_response("rep", extra["activity_key"], None, True, extra["answers"])
         db.session.commit()
         assert tallies.kept() == tallies.recount()
-        before = tallies.kept()
+        assert tallies.kept(released=True) == tallies.recount(released=True)
+        before = tallies.kept(), tallies.kept(released=True)
         tallies.rebuild()
         db.session.commit()
-        assert tallies.kept() == before
+        assert (tallies.kept(), tallies.kept(released=True)) == before
         db.session.remove()
 
         downgrade(directory=directory, revision="0007_list_indexes")
