@@ -18,7 +18,7 @@ from lms.accounts import services as accounts
 from lms.accounts.models import Region, User
 from lms.extensions import db, limiter
 
-PASSWORD = "correct horse battery"
+PASSWORD = "pelican kiln mosaic drizzle"  # not a published example: see password_problem
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("LMS_TEST_DATABASE_URL") else [])
 CSRF_RE = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 
