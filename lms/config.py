@@ -47,6 +47,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "LMS_SESSION_URL": ("LMS_SESSION_URL", str),
     "LMS_SESSION_IDLE_MINUTES": ("LMS_SESSION_IDLE_MINUTES", int),
     "LMS_SESSION_MAX_HOURS": ("LMS_SESSION_MAX_HOURS", int),
+    "LMS_PASSWORD_PEPPER": ("LMS_PASSWORD_PEPPER", str),
 }
 
 
@@ -80,6 +81,10 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         # argon2id parameters: RFC 9106's second recommended option. Tests lower them.
         "LMS_ARGON2_TIME_COST": 3,
         "LMS_ARGON2_MEMORY_COST": 65536,
+        # The pepper every password is keyed with before argon2 (lms.accounts.services):
+        # keep it outside the database. Unset: derived from SECRET_KEY (HKDF), so
+        # changing SECRET_KEY then stops every password working, as changing this does.
+        "LMS_PASSWORD_PEPPER": None,
         "LMS_LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
         # After 3 wrong passwords for one email from one address, that pair waits 2, 4,
         # 8... seconds, at most this long (lms.accounts.throttle); others are not slowed.

@@ -33,8 +33,14 @@ def _new_password_fields():
                     message=_l("Use between %(min)d and %(max)d characters."),
                 ),
             ],
-            description=_l("At least 12 characters. A few unrelated words make a strong password."),
-            render_kw={"autocomplete": "new-password"},
+            description=_l(
+                "At least 12 characters. Three or four unrelated words make a strong password "
+                "that is easy to remember. Common or easily guessed passwords, and ones with "
+                "your name or email address in them, are refused."
+            ),
+            # static/js/password.js shows a strength meter under a field so marked
+            # (an estimate made in the browser; the server's check decides).
+            render_kw={"autocomplete": "new-password", "data-password-meter": "on"},
         ),
         PasswordField(
             _l("Type the new password again"),

@@ -6,9 +6,12 @@ Functions flush but never commit; the request (or CLI command) commits once.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import os
+import re
 import secrets
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,13 +21,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import func, select, update
+from zxcvbn import zxcvbn
 
 from lms import signals
 from lms.accounts.models import PasswordToken, Region, Role, RoleAssignment, User
 from lms.db import utcnow
 from lms.errors import ServiceError
 from lms.extensions import db
-from lms.i18n import _
+from lms.i18n import _, _l
 from lms.mail import send_mail
 
 log = logging.getLogger(__name__)
@@ -47,15 +51,156 @@ def _hasher() -> PasswordHasher:
     )
 
 
-def password_problem(password: str) -> str | None:
-    """Why a new password is not acceptable, or None."""
+# ASVS 2.4.5: the password is first keyed with a pepper (HMAC-SHA256), a secret kept
+# outside the database, then hashed with argon2id. A copy of the database alone then
+# does not allow guessing passwords offline. Such hashes are stored as "p1$" + the
+# argon2 string; a hash without the prefix is from before the pepper and is upgraded
+# at the next successful login.
+PEPPERED_PREFIX = "p1$"
+_PEPPERS: dict[str, bytes] = {}
+
+
+def _hkdf_sha256(key: bytes, info: bytes, length: int = 32) -> bytes:
+    """HKDF (RFC 5869) with SHA-256 and an empty salt: a key derived from ``key``."""
+    prk = hmac.new(b"\0" * 32, key, hashlib.sha256).digest()
+    out, block, counter = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        out += block
+        counter += 1
+    return out[:length]
+
+
+def _pepper() -> bytes:
+    """LMS_PASSWORD_PEPPER, or (unset) a key derived from SECRET_KEY with HKDF."""
+    config = current_app.config
+    configured = config.get("LMS_PASSWORD_PEPPER")
+    source = f"pepper:{configured}" if configured else f"secret:{config['SECRET_KEY']}"
+    pepper = _PEPPERS.get(source)
+    if pepper is None:
+        if configured:
+            pepper = configured.encode()
+        else:
+            pepper = _hkdf_sha256(config["SECRET_KEY"].encode(), b"lms password pepper v1")
+        if len(_PEPPERS) < 8:  # one per app in practice (tests make a few)
+            _PEPPERS[source] = pepper
+    return pepper
+
+
+def _peppered(password: str) -> bytes:
+    return hmac.new(_pepper(), password.encode(), hashlib.sha256).digest()
+
+
+def hash_password(password: str, hasher: PasswordHasher | None = None) -> str:
+    """The stored form of ``password``: "p1$" + argon2id(HMAC-SHA256(pepper, password))."""
+    return PEPPERED_PREFIX + (hasher or _hasher()).hash(_peppered(password))
+
+
+def _verify_hash(hasher: PasswordHasher, stored: str, password: str) -> bool:
+    """Whether ``password`` matches ``stored`` (peppered, or from before the pepper)."""
+    try:
+        if stored.startswith(PEPPERED_PREFIX):
+            return hasher.verify(stored[len(PEPPERED_PREFIX) :], _peppered(password))
+        return hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _needs_rehash(hasher: PasswordHasher, stored: str) -> bool:
+    """A hash from before the pepper, or made with other argon2 parameters."""
+    if not stored.startswith(PEPPERED_PREFIX):
+        return True
+    try:
+        return hasher.check_needs_rehash(stored[len(PEPPERED_PREFIX) :])
+    except InvalidHashError:
+        return True
+
+
+# zxcvbn keeps the person's words (user_inputs) in a module-level dictionary while it
+# works, so two checks at once in one process must not overlap.
+_ZXCVBN_LOCK = threading.Lock()
+#: zxcvbn's score (0-4) a new password needs: 3 is "safely unguessable" (about 10^8
+#: guesses or more), 4 "very unguessable".
+PASSWORD_MIN_SCORE = 3
+# Published examples of "strong" passphrases, which attackers' word lists include
+# (zxcvbn scores some of them well). Compared letters only, without case.
+_FAMOUS_PASSPHRASES = ("correcthorsebattery", "horsebatterystaple")
+_CHOOSE_ADVICE = _l(
+    "Choose three or four unrelated words that mean something to you only, "
+    "for example an odd picture you can remember."
+)
+
+
+def _personal_words(user: User | None) -> list[str]:
+    """The parts of the person's email address and name a password must not contain
+    (lower case): the address's name part, and its and the name's words."""
+    if user is None:
+        return []
+    local = (user.email or "").split("@", 1)[0].lower()
+    name = (user.name or "").lower()
+    words = [local] if len(local) >= 3 else []
+    words += re.findall(r"[^\W\d_]{3,}", local) + re.findall(r"[^\W\d_]{3,}", name)
+    joined = "".join(re.findall(r"[^\W\d_]+", name))
+    if len(joined) >= 5:
+        words.append(joined)
+    return list(dict.fromkeys(words))
+
+
+def _contains_personal(password: str, words: list[str]) -> bool:
+    """Whether ``password`` holds one of ``words``: a short word (3 or 4 letters, such
+    as "Sam") only as a word of its own, so that "sample" is not taken for it."""
+    lowered = password.lower()
+    squeezed = "".join(ch for ch in lowered if ch.isalnum())
+    tokens = set(re.findall(r"[^\W\d_]+", lowered))
+    for word in words:
+        if len(word) >= 5 and (word in lowered or word in squeezed):
+            return True
+        if len(word) < 5 and (word in tokens or lowered.strip() == word):
+            return True
+    return False
+
+
+def password_problem(password: str, user: User | None = None) -> str | None:
+    """Why a new password is not acceptable, or None.
+
+    ASVS 2.1.1, 2.1.2, 2.1.7: 12 to 128 characters; not common or easily guessed
+    (zxcvbn's score below PASSWORD_MIN_SCORE, a famous example); and, given the
+    ``user`` it is for, not containing their email address's name part or their name.
+    """
     if len(password) < PASSWORD_MIN_LENGTH:
         return _("Use at least %(n)d characters.", n=PASSWORD_MIN_LENGTH)
     if len(password) > PASSWORD_MAX_LENGTH:
         return _("Use at most %(n)d characters.", n=PASSWORD_MAX_LENGTH)
     if not password.strip():
         return _("A password cannot be only spaces.")
-    return None
+    letters = "".join(ch for ch in password.lower() if ch.isalnum())
+    personal = _personal_words(user)
+    if _contains_personal(password, personal):
+        return _(
+            "Do not use your name or email address in your password: anyone who knows "
+            "you could guess it. %(advice)s",
+            advice=_CHOOSE_ADVICE,
+        )
+    if any(example in letters for example in _FAMOUS_PASSPHRASES):
+        return _(
+            "This is a well-known example password, and the lists attackers try include it. "
+            "%(advice)s",
+            advice=_CHOOSE_ADVICE,
+        )
+    with _ZXCVBN_LOCK:
+        result = zxcvbn(password, user_inputs=personal, max_length=PASSWORD_MAX_LENGTH)
+    if result["score"] >= PASSWORD_MIN_SCORE:
+        return None
+    common = any(
+        m.get("pattern") == "dictionary" and m.get("dictionary_name") == "passwords"
+        for m in result["sequence"]
+    )
+    why = (
+        _("It is, or is built on, one of the passwords people use most often.")
+        if common
+        else _("It would be quick to guess (for example a word with a few numbers or a pattern).")
+    )
+    return _("Choose a harder password. %(why)s %(advice)s", why=why, advice=_CHOOSE_ADVICE)
 
 
 def set_password(user: User, password: str) -> None:
@@ -64,10 +209,10 @@ def set_password(user: User, password: str) -> None:
     Every route that changes a password comes here (the account page, a set-password
     or reset link, the CLI), so the person's unused password links stop working here too.
     """
-    problem = password_problem(password)
+    problem = password_problem(password, user)
     if problem:
         raise AccountError(problem, "password")
-    user.password_hash = _hasher().hash(password)
+    user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     invalidate_password_links(user)
     db.session.flush()
@@ -96,7 +241,12 @@ def tell_password_changed(user: User) -> None:
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The active user with this email and password, or None."""
+    """The active user with this email and password, or None.
+
+    A hash from before the pepper (or with older argon2 parameters) is replaced at a
+    successful login. Without an account, a dummy peppered hash is checked instead, so
+    the time taken does not tell whether the address has an account.
+    """
     hasher = _hasher()
     if len(password) > PASSWORD_MAX_LENGTH:
         return None
@@ -105,16 +255,14 @@ def authenticate(email: str, password: str) -> User | None:
     if target is None:
         key = (hasher.time_cost, hasher.memory_cost)
         if key not in _DUMMY_HASH:
-            _DUMMY_HASH[key] = hasher.hash(secrets.token_urlsafe(16))
+            _DUMMY_HASH[key] = hash_password(secrets.token_urlsafe(16), hasher)
         target = _DUMMY_HASH[key]
-    try:
-        hasher.verify(target, password)
-    except (VerificationError, InvalidHashError):
+    if not _verify_hash(hasher, target, password):
         return None
     if user is None or not user.password_hash or not user.is_active:
         return None
-    if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
+    if _needs_rehash(hasher, user.password_hash):
+        user.password_hash = hash_password(password, hasher)
     user.last_login_at = utcnow()
     db.session.flush()
     return user
@@ -326,7 +474,7 @@ def use_token(record: PasswordToken, password: str) -> User:
     same link only one sets a password (the other gets an AccountError). A password
     that is not acceptable leaves the link usable.
     """
-    problem = password_problem(password)
+    problem = password_problem(password, record.user)
     if problem:
         raise AccountError(problem, "password")
     spent = db.session.execute(

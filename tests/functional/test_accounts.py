@@ -571,7 +571,7 @@ def test_change_password_ends_other_sessions(app, make):
 
     assert login(app.test_client(), "sam@example.org", PASSWORD).status_code == 401
     assert login(app.test_client(), "sam@example.org", NEW_PASSWORD).status_code == 302
-    assert password_hash(app, user_id).startswith("$argon2id$")
+    assert password_hash(app, user_id).startswith("p1$$argon2id$")  # peppered (ASVS 2.4.5)
 
 
 def test_setting_a_password_by_link_ends_other_sessions(app, make):
@@ -592,7 +592,7 @@ def test_setting_a_password_by_link_ends_other_sessions(app, make):
 def test_passwords_are_stored_as_argon2id_hashes_only(app, make):
     user_id = make("trainee", email="sam@example.org")
     stored = password_hash(app, user_id)
-    assert stored.startswith("$argon2id$")
+    assert stored.startswith("p1$$argon2id$")  # argon2id of the peppered password
     assert PASSWORD not in stored
     # Nowhere in the database, in any table, is the password in plain text.
     with app.app_context():
