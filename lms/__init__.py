@@ -129,6 +129,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from lms.feedback.routes import bp as feedback_bp
     from lms.jobs.routes import bp as jobs_bp
     from lms.learning.routes import bp as learning_bp
+    from lms.mfa.routes import init_app as init_mfa
     from lms.review.routes import bp as review_bp
     from lms.runs.routes import bp as runs_bp
     from lms.sessions.routes import bp as sessions_bp
@@ -144,6 +145,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(accreditation_bp)
     app.register_blueprint(verify_bp)
     app.register_blueprint(jobs_bp)
+    init_mfa(app)  # the second factor's blueprint, settings and account-page section
     # Activity pages check CSRF themselves so an expired token keeps what was typed.
     # These pages check CSRF themselves and show what was entered again on failure.
     csrf.exempt("lms.learning.routes.activity")

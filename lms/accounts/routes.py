@@ -11,6 +11,7 @@ from lms.accounts import services, throttle
 from lms.accounts.forms import ChangePasswordForm, LoginForm, ResetRequestForm, SetPasswordForm
 from lms.extensions import db, limiter
 from lms.i18n import _
+from lms.mfa import services as mfa
 from lms.security import is_safe_next
 from lms.sessions import services as sessions
 
@@ -45,6 +46,10 @@ def login():
         user = None if wait else services.authenticate(form.email.data, form.password.data)
         if user is not None:
             throttle.succeeded(form.email.data)
+            if mfa.has_second_factor(user.id):
+                # Nobody is logged in until the second step (lms.mfa) is passed too.
+                mfa.begin_pending(user, next_url)
+                return redirect(url_for("mfa.second_step"))
             login_user(user)
             sessions.start(user)
             log.info("User %s logged in", user.id)
@@ -91,10 +96,15 @@ def set_password(token: str):
             if current_user.is_authenticated:
                 sessions.log_out()
             sessions.end_all(user.id)
-            login_user(user)
-            sessions.start(user)
             if record.purpose == "reset":
                 services.tell_password_changed(user)
+            if mfa.has_second_factor(user.id):
+                # A reset link is not a second factor: the code is still asked for.
+                mfa.begin_pending(user, None)
+                flash(_("Your password is set. Now confirm it is you."), "success")
+                return redirect(url_for("mfa.second_step"))
+            login_user(user)
+            sessions.start(user)
             flash(_("Your password is set. Welcome, %(name)s.", name=user.first_name), "success")
             return redirect(url_for("learning.dashboard"))
     status = 422 if form.is_submitted() else 200

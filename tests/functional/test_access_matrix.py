@@ -222,6 +222,60 @@ ROUTES = [
         LOGGED_IN,
         ok=(302, "/account#sessions-h"),
     ),
+    # The login's second step: without a right password first (a pending marker in the
+    # session) it sends everyone back to log in; see test_mfa.py.
+    Route(
+        "mfa.second_step",
+        "GET",
+        "/login/second-step",
+        EVERYONE,
+        ok=(302, "/login"),
+        ok_logged_in=(302, "/dashboard"),
+    ),
+    Route(
+        "mfa.second_step",
+        "POST",
+        "/login/second-step",
+        EVERYONE,
+        ok=(302, "/login"),
+        ok_logged_in=(302, "/dashboard"),
+        data={"code": "123456"},
+    ),
+    # Setting up one's own second factor (the secret being set up lives in the session).
+    Route(
+        "mfa.new_app",
+        "POST",
+        "/account/two-step/app/new",
+        LOGGED_IN,
+        ok=(302, "/account/two-step/app"),
+    ),
+    Route(
+        "mfa.app_setup", "GET", "/account/two-step/app", LOGGED_IN, ok=(302, "/account#two-step-h")
+    ),
+    Route(
+        "mfa.app_setup",
+        "POST",
+        "/account/two-step/app",
+        LOGGED_IN,
+        ok=(302, "/account#two-step-h"),
+        data={"code": "123456"},
+    ),
+    Route(
+        "mfa.app_off",
+        "POST",
+        "/account/two-step/app/off",
+        LOGGED_IN,
+        ok=(302, "/account#two-step-h"),
+        data={"password": PASSWORD},
+    ),
+    Route(
+        "mfa.new_codes",
+        "POST",
+        "/account/two-step/recovery-codes",
+        LOGGED_IN,
+        ok=(302, "/account#two-step-h"),
+        data={"password": PASSWORD},
+    ),
     Route("learning.dashboard", "GET", "/dashboard", LOGGED_IN),
     Route("catalogue.index", "GET", "/courses", LOGGED_IN),
     Route("catalogue.course", "GET", "/courses/link-member", LOGGED_IN),
