@@ -355,6 +355,7 @@ def _init_errors(app: Flask) -> None:
 #: (``url_for`` costs about 15 microseconds a call; a page's frame has a dozen).
 _FRAME_LINKS = {
     "css": ("static", {"filename": "css/app.css"}),
+    "password_js": ("static", {"filename": "js/password.js"}),
     "favicon": ("static", {"filename": "img/favicon.svg"}),
     "logo": ("static", {"filename": "img/logo.svg"}),
     "home": ("catalogue.home", {}),

@@ -32,7 +32,7 @@ from sqlalchemy import case, delete, func, select
 from lms.accounts.models import LoginFailure, User
 from lms.db import dialect_insert
 from lms.extensions import db
-from lms.i18n import _
+from lms.i18n import _, ngettext
 from lms.mail import send_mail
 
 log = logging.getLogger(__name__)
@@ -77,10 +77,12 @@ class Wait:
 
     @property
     def message(self) -> str:
-        return _(
+        return ngettext(
             "Too many wrong passwords for this account from here. "
-            "Wait %(seconds)d seconds and try again.",
-            seconds=self.seconds,
+            "Wait %(num)d second and try again.",
+            "Too many wrong passwords for this account from here. "
+            "Wait %(num)d seconds and try again.",
+            self.seconds,
         )
 
 

@@ -232,7 +232,7 @@ def _add(counts: dict[str, int], key: str, n: int = 1) -> None:
 
 def _context(rng: random.Random, basic: Course, advanced: Course, trainees: int, counts) -> Context:
     from lms.accounts.cli import demo_password
-    from lms.accounts.services import _hasher, find_by_email
+    from lms.accounts.services import find_by_email, hash_password
 
     regions = {r.name: r for r in db.session.scalars(select(Region))}
     missing = set(data.REGION_WEIGHTS) - set(regions)
@@ -243,7 +243,7 @@ def _context(rng: random.Random, basic: Course, advanced: Course, trainees: int,
     # One hash of the demo password, shared by every generated account: people made by
     # the demo can log in with it (for trying pages and load tests), at the cost of one
     # hash rather than one per person.
-    password_hash = _hasher().hash(demo_password())
+    password_hash = hash_password(demo_password())
     now = utcnow()
     emails = {e.lower() for e in db.session.scalars(select(User.email))}
     officers: dict[int, tuple[int, str]] = {}
