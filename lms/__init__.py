@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -204,8 +205,12 @@ def _limit_only_where_declared(app: Flask) -> None:
 def _init_logging(app: Flask) -> None:
     if not app.debug and not app.testing and not logging.getLogger().handlers:
         logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            level=logging.INFO, format="%(asctime)sZ %(levelname)s %(name)s: %(message)s"
         )
+        # Times in UTC (ASVS 7.3.4), the same on every machine whatever its zone.
+        for handler in logging.getLogger().handlers:
+            if handler.formatter is not None:
+                handler.formatter.converter = time.gmtime
     # Alembic announces every plugin it loads at INFO; that is noise on each start.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # WeasyPrint reports every rendering step at INFO.
@@ -301,8 +306,19 @@ def _init_errors(app: Flask) -> None:
             "errors/error.html", status=status, title=title, message=message
         ), status
 
+    def refused(status: int, why: str) -> None:
+        # ASVS 7.1.3, 7.2.2: refusals are logged, with who and where, never a secret
+        # (the path goes through lms.logs' redaction like every line).
+        from flask_login import current_user
+
+        who = current_user.get_id().partition(":")[0] if current_user.is_authenticated else "-"
+        log.warning(
+            "Refused %s: %s %s %s (user %s)", status, why, request.method, request.path, who
+        )
+
     @app.errorhandler(403)
     def forbidden(_e):
+        refused(403, "no access")
         return page(403, _("Not allowed"), _("Your account does not give you access to this page."))
 
     @app.errorhandler(404)
@@ -311,6 +327,7 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(405)
     def method_not_allowed(_e):
+        refused(405, "method not allowed")
         if request.path.startswith("/api/"):
             return {"status": "method_not_allowed"}, 405
         return page(405, _("Not allowed"), _("This page cannot be used that way."))
@@ -331,6 +348,7 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(_e):
+        refused(400, "CSRF token missing or wrong")
         # Show back what was typed (never passwords) so nothing is lost.
         kept = [
             (key, value)
@@ -356,6 +374,7 @@ def _init_errors(app: Flask) -> None:
 _FRAME_LINKS = {
     "css": ("static", {"filename": "css/app.css"}),
     "password_js": ("static", {"filename": "js/password.js"}),
+    "logout_js": ("static", {"filename": "js/logout.js"}),
     "favicon": ("static", {"filename": "img/favicon.svg"}),
     "logo": ("static", {"filename": "img/logo.svg"}),
     "home": ("catalogue.home", {}),

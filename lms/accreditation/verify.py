@@ -300,6 +300,8 @@ def api_certificate(token: str):
         return jsonify({"status": "not_found"}), 404
     response = jsonify(facts(certificate, public))
     response.headers["Cache-Control"] = "no-store"
+    # ASVS 14.4.2: a browser sent here saves the answer rather than render it.
+    response.headers["Content-Disposition"] = 'attachment; filename="certificate.json"'
     return response
 
 

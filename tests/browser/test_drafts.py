@@ -68,3 +68,24 @@ def test_answer_written_when_the_session_ended_is_restored_after_logging_in(
             )
         )
         assert row.state["draft"]["answer"] == ANSWER
+
+
+def test_logging_out_leaves_no_copy_of_unsent_writing_on_the_device(
+    app, make, page: Page, live_server
+):
+    """On a shared office computer, "Log out" removes the device's copies of drafts
+    (the server keeps its own)."""
+    uid = make("trainee", email="drafter@example.org", name="Dafydd Rowlands")
+    complete_course(app, uid)
+    with app.app_context():
+        learning.create_enrolment(db.session.get(User, uid), learning.catalogue().get("rep"))
+        db.session.commit()
+    page.goto("/login")
+    log_in(page, "drafter@example.org")
+    page.goto(CASE_URL)
+    page.get_by_label("Write how you would handle this situation").fill(ANSWER)
+    page.wait_for_function("() => Object.keys(localStorage).some(k => k.startsWith('lms-draft:'))")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", level=1, name="Log in")).to_be_visible()
+    kept = page.evaluate("() => Object.keys(localStorage)")
+    assert not [key for key in kept if key.startswith("lms-draft:")], kept

@@ -328,3 +328,34 @@ def test_session_cookie_reveals_nothing_of_the_password_hash(app, make):
     assert "cookie@example.org" not in text
     for start in range(0, len(password_hash) - 8, 4):
         assert password_hash[start : start + 8] not in text
+
+
+def test_refusals_are_logged_without_secrets(app, client, make, caplog):
+    """403, 405 and CSRF refusals leave a warning with who and where (ASVS 7.1.3,
+    7.2.2, 14.5.1); a secret in the path is redacted there as everywhere."""
+    import logging
+
+    uid = make("trainee", email="sam@example.org")
+    assert login(client, "sam@example.org").status_code == 302
+    caplog.set_level(logging.WARNING, logger="lms")
+    assert client.get("/admin/users").status_code == 403
+    assert client.put("/dashboard").status_code == 405
+    assert client.post("/account", data={"current": "x"}).status_code == 400
+    assert client.delete("/verify/SECRET-TOKEN-123").status_code == 405
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Refused")]
+    assert any("403" in line and "/admin/users" in line and f"user {uid}" in line for line in lines)
+    assert any("405" in line and "PUT /dashboard" in line for line in lines)
+    assert any("CSRF" in line and "POST /account" in line for line in lines)
+    assert "SECRET-TOKEN-123" not in caplog.text
+
+
+def test_the_api_answers_as_a_download(app, client, make):
+    """ASVS 14.4.2: an API answer opened in a browser is saved, not rendered."""
+    from tests.functional.test_verification import confirmed
+
+    officer = make("officer", email="rhodri@example.org", region_name="Wales")
+    uid = make("trainee", email="holder@example.org", region_name="Wales")
+    _cert, _number, token = confirmed(app, uid, officer)
+    response = client.get(f"/api/v1/certificates/{token}")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment")
