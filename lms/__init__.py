@@ -338,6 +338,8 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(_e):
+        # A limit reached is what an operator watching the logs wants to see (ASVS 8.1.4).
+        refused(429, "rate limit reached")
         if request.path.startswith("/api/"):
             return {"status": "too_many_requests"}, 429
         return page(

@@ -349,6 +349,23 @@ def test_refusals_are_logged_without_secrets(app, client, make, caplog):
     assert "SECRET-TOKEN-123" not in caplog.text
 
 
+def test_a_rate_limit_reached_is_logged(app, make, caplog):
+    """An address that reaches a limit shows in the logs (ASVS 8.1.4), for the operator."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="lms")
+    client = app.test_client()
+    for n in range(25):
+        token = get_csrf(client, "/login")
+        client.post(
+            "/login",
+            data={"csrf_token": token, "email": f"guess{n}@example.org", "password": "x" * 12},
+            environ_base={"REMOTE_ADDR": "203.0.113.9"},
+        )
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Refused 429")]
+    assert lines and all("POST /login" in line for line in lines)
+
+
 def test_the_api_answers_as_a_download(app, client, make):
     """ASVS 14.4.2: an API answer opened in a browser is saved, not rendered."""
     from tests.functional.test_verification import confirmed
