@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
+from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from lms.i18n import _l
@@ -40,3 +40,17 @@ class ProveItIsYouForm(FlaskForm):
         validators=[Length(max=40)],
         render_kw={"autocomplete": "one-time-code", "spellcheck": "false"},
     )
+
+
+class AddKeyForm(FlaskForm):
+    """A security key's answer to ``navigator.credentials.create`` (filled in by
+    static/js/webauthn.js) and the name the person gives it."""
+
+    name = StringField(_l("Name of the key"), validators=[Length(max=60)])
+    credential = HiddenField(validators=[DataRequired(), Length(max=20_000)])
+
+
+class KeyLoginForm(FlaskForm):
+    """A security key's answer to ``navigator.credentials.get``, at the second step."""
+
+    credential = HiddenField(validators=[DataRequired(), Length(max=20_000)])

@@ -9,6 +9,7 @@ import logging
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -22,8 +23,14 @@ from flask_login import current_user, login_required, login_user
 from lms.accounts import services as accounts
 from lms.extensions import db
 from lms.i18n import _
-from lms.mfa import services
-from lms.mfa.forms import ConfirmAppForm, ProveItIsYouForm, SecondStepForm
+from lms.mfa import keys, services
+from lms.mfa.forms import (
+    AddKeyForm,
+    ConfirmAppForm,
+    KeyLoginForm,
+    ProveItIsYouForm,
+    SecondStepForm,
+)
 from lms.security import is_safe_next
 from lms.sessions import services as sessions
 
@@ -60,6 +67,7 @@ def _account_facts() -> dict:
     return {
         "has_app": services.totp_of(user_id) is not None,
         "codes_left": services.recovery_codes_left(user_id),
+        "security_keys": keys.keys_of(user_id),
         "required": services.needs_setup(current_user),
     }
 
@@ -101,6 +109,8 @@ def second_step():
         flash(_("Log in with your email address and password first."), "info")
         return redirect(url_for("accounts.login"))
     user, next_url = found
+    if request.method == "POST" and "credential" in request.form:
+        return _second_step_with_key(user, next_url)
     form = SecondStepForm()
     status = 200
     if form.validate_on_submit():
@@ -129,7 +139,53 @@ def second_step():
             status = 401
     elif form.is_submitted():
         status = 422
-    return render_template("mfa/second_step.html", form=form), status
+    return _second_step_page(user, form, status)
+
+
+def _second_step_page(user, form, status: int, key_error: str | None = None):
+    return render_template(
+        "mfa/second_step.html",
+        form=form,
+        has_keys=bool(keys.keys_of(user.id)),
+        has_app=services.totp_of(user.id) is not None,
+        key_error=key_error,
+    ), status
+
+
+def _second_step_with_key(user, next_url: str):
+    form = KeyLoginForm()
+    if not form.validate_on_submit():
+        return _second_step_page(
+            user, SecondStepForm(formdata=None), 422, _("The security key gave no answer.")
+        )
+    wait = services.wait_for(user.id)
+    if wait:
+        return _second_step_page(user, SecondStepForm(formdata=None), 429, wait.message)
+    try:
+        ok = keys.authenticate(user, form.credential.data)
+    except services.MfaError as exc:
+        return _second_step_page(user, SecondStepForm(formdata=None), 422, exc.message)
+    if ok:
+        services.succeeded(user.id)
+        return finish_login(user, next_url)
+    services.failed(user.id)
+    db.session.commit()
+    return _second_step_page(
+        user, SecondStepForm(formdata=None), 401, _("That security key is not one of yours.")
+    )
+
+
+@bp.post("/login/second-step/key-options")
+def login_key_options():
+    """The options for the browser to ask the pending person's security key (JSON)."""
+    found = None if current_user.is_authenticated else services.pending()
+    if found is None:
+        return {"error": _("Log in with your email address and password first.")}, 400
+    try:
+        options = keys.authentication_options(found[0])
+    except services.MfaError as exc:
+        return {"error": exc.message}, 400
+    return current_app.response_class(options, mimetype="application/json")
 
 
 # Setting up an authenticator app -------------------------------------------------------
@@ -162,7 +218,7 @@ def app_setup():
         else:
             session.pop(services.NEW_SECRET_KEY, None)
             # Shown once, on this answer only: they are stored as hashes.
-            return render_template("mfa/recovery_codes.html", codes=codes, just_set_up=True)
+            return render_template("mfa/recovery_codes.html", codes=codes, just_set_up="app")
     elif form.is_submitted():
         status = 422
     uri = services.provisioning_uri(current_user, secret)
@@ -214,5 +270,47 @@ def new_codes():
     if form.validate_on_submit() and _proves_it_is_you(form):
         services.succeeded(current_user.id)
         codes = services.new_recovery_codes(current_user.id)
-        return render_template("mfa/recovery_codes.html", codes=codes, just_set_up=False)
+        return render_template("mfa/recovery_codes.html", codes=codes, just_set_up=None)
+    return redirect(_account_url())
+
+
+# Security keys -------------------------------------------------------------------------
+
+
+@bp.post("/account/two-step/keys/options")
+@login_required
+def key_options():
+    """The options for the browser to create a security key (JSON)."""
+    options = keys.registration_options(current_user)
+    return current_app.response_class(options, mimetype="application/json")
+
+
+@bp.post("/account/two-step/keys")
+@login_required
+def add_key():
+    form = AddKeyForm()
+    if not form.validate_on_submit():
+        flash(_("The security key could not be added. Try again."), "error")
+        return redirect(_account_url())
+    try:
+        codes = keys.register(current_user, form.credential.data, form.name.data or "")
+    except services.MfaError as exc:
+        flash(exc.message, "error")
+        return redirect(_account_url())
+    if codes:
+        return render_template("mfa/recovery_codes.html", codes=codes, just_set_up="key")
+    flash(_("The security key is added: you can use it when you log in."), "success")
+    return redirect(_account_url())
+
+
+@bp.post("/account/two-step/keys/<int:key_id>/remove")
+@login_required
+def remove_key(key_id: int):
+    if not any(key.id == key_id for key in keys.keys_of(current_user.id)):
+        abort(404)
+    form = ProveItIsYouForm()
+    if form.validate_on_submit() and _proves_it_is_you(form):
+        services.succeeded(current_user.id)
+        keys.remove(current_user.id, key_id)
+        flash(_("The security key is removed from your account."), "success")
     return redirect(_account_url())

@@ -31,6 +31,7 @@ from lms.accreditation.models import Accreditation, AccreditationStatus
 from lms.extensions import db
 from lms.learning import services as learning
 from lms.learning.models import Attempt, Enrolment
+from lms.mfa.models import SecurityKey
 from lms.runs import services as runs
 from lms.runs.models import AttendanceMark, CourseRun, RunDay, RunFacilitator
 from lms.sessions.models import LoginSession
@@ -100,6 +101,16 @@ CROSS = [
         404,
         "neighbour: ends another person's logged-in session",
         needs=frozenset({"session"}),
+    ),
+    Cross(
+        "mfa.remove_key",
+        "POST",
+        OTHER_TRAINEE,
+        "/account/two-step/keys/{trainee_key_id}/remove",
+        404,
+        "neighbour: removes another person's security key",
+        data={"password": PASSWORD},
+        needs=frozenset({"security_key"}),
     ),
     # A trainee acting on another trainee's place, draft, work and certificate.
     Cross(
@@ -439,6 +450,9 @@ NO_FOREIGN_ID = {
     ("mfa.app_setup", "POST"): "confirms the sender's own authenticator app",
     ("mfa.app_off", "POST"): "turns off the sender's own authenticator app",
     ("mfa.new_codes", "POST"): "replaces the sender's own recovery codes",
+    ("mfa.login_key_options", "POST"): "the pending marker in the sender's own session",
+    ("mfa.key_options", "POST"): "a challenge for the sender's own new key",
+    ("mfa.add_key", "POST"): "adds a key to the sender's own account",
     ("verify.by_number", "POST"): "public look-up, changes nothing",
     ("verify.by_file", "POST"): "public look-up, changes nothing",
     ("verify.by_token", "POST"): "public look-up, changes nothing",
@@ -485,6 +499,18 @@ def cross_world(app: Flask, needs: frozenset[str]) -> dict[str, Any]:
             enrolment.completed_at = enrolment.enrolled_at
             enrolment.completed_version = link_member.version
             runs.sign_up(facilitator, db.session.get(CourseRun, world["run_id"]))
+        if "security_key" in needs:
+            key = SecurityKey(
+                user_id=world["trainee_id"],
+                credential_id="a-credential-of-the-target",
+                public_key=b"not checked here",
+                sign_count=0,
+                name="Target's key",
+                created_at=0,
+            )
+            db.session.add(key)
+            db.session.flush()
+            world["trainee_key_id"] = key.id
         db.session.commit()
     if "session" in needs:
         # The target trainee is logged in somewhere: her login_session row.
@@ -617,6 +643,10 @@ CSRF_NOT_TRIED = {
     ("mfa.app_setup", "POST"): "test_mfa.py::test_confirming_an_app_needs_the_form_token",
     ("mfa.app_off", "POST"): "test_mfa.py::test_setting_up_and_turning_off_need_the_form_token",
     ("mfa.new_codes", "POST"): "test_mfa.py::test_setting_up_and_turning_off_need_the_form_token",
+    ("mfa.login_key_options", "POST"): "test_mfa.py::test_key_routes_need_the_form_token",
+    ("mfa.key_options", "POST"): "test_mfa.py::test_key_routes_need_the_form_token",
+    ("mfa.add_key", "POST"): "test_mfa.py::test_key_routes_need_the_form_token",
+    ("mfa.remove_key", "POST"): "test_mfa.py::test_key_routes_need_the_form_token",
     ("verify.by_number", "POST"): "public look-up, changes nothing",
     ("verify.by_file", "POST"): "public look-up, changes nothing",
     ("verify.by_token", "POST"): "public look-up, changes nothing",

@@ -4,11 +4,18 @@ have one (ASVS 2.6, 2.8, 4.3.1)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import os
 import re
 import time
 
+import cbor2
 import pyotp
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -17,7 +24,7 @@ from lms.accounts import services as accounts
 from lms.accounts.models import LoginFailure
 from lms.extensions import db
 from lms.mfa import services as mfa
-from lms.mfa.models import RecoveryCode, TotpFactor
+from lms.mfa.models import RecoveryCode, SecurityKey, TotpFactor
 from lms.sessions.models import LoginSession
 from tests.conftest import PASSWORD, csrf_from, get_csrf, login
 
@@ -428,3 +435,254 @@ def test_the_default_requires_administrators(monkeypatch):
     bare.config.pop("LMS_MFA_REQUIRED_ROLES")
     mfa.init_app(bare)
     assert bare.config["LMS_MFA_REQUIRED_ROLES"] == []
+
+
+# Security keys (WebAuthn), with a software authenticator -------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class SoftKey:
+    """A FIDO2 authenticator in software: a P-256 key pair, "none" attestation, a
+    signature counter. It signs what a browser would hand it for ``origin``."""
+
+    def __init__(self, origin: str = "http://localhost") -> None:
+        self.private = ec.generate_private_key(ec.SECP256R1())
+        self.credential_id = os.urandom(32)
+        self.sign_count = 0
+        self.origin = origin
+
+    def _public_cose(self) -> bytes:
+        numbers = self.private.public_key().public_numbers()
+        return cbor2.dumps(
+            {
+                1: 2,
+                3: -7,
+                -1: 1,
+                -2: numbers.x.to_bytes(32, "big"),
+                -3: numbers.y.to_bytes(32, "big"),
+            }
+        )
+
+    def _client_data(self, kind: str, challenge: str) -> bytes:
+        return json.dumps(
+            {"type": kind, "challenge": challenge, "origin": self.origin, "crossOrigin": False}
+        ).encode()
+
+    def create(self, options: dict) -> str:
+        client_data = self._client_data("webauthn.create", options["challenge"])
+        auth_data = (
+            hashlib.sha256(options["rp"]["id"].encode()).digest()
+            + bytes([0x41])  # user present, attested credential data
+            + self.sign_count.to_bytes(4, "big")
+            + bytes(16)  # AAGUID
+            + len(self.credential_id).to_bytes(2, "big")
+            + self.credential_id
+            + self._public_cose()
+        )
+        attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        return json.dumps(
+            {
+                "id": b64url(self.credential_id),
+                "rawId": b64url(self.credential_id),
+                "type": "public-key",
+                "response": {
+                    "clientDataJSON": b64url(client_data),
+                    "attestationObject": b64url(attestation),
+                },
+                "clientExtensionResults": {},
+            }
+        )
+
+    def get(self, options: dict, count: int | None = None) -> str:
+        self.sign_count = self.sign_count + 1 if count is None else count
+        client_data = self._client_data("webauthn.get", options["challenge"])
+        auth_data = (
+            hashlib.sha256(options["rpId"].encode()).digest()
+            + bytes([0x01])
+            + self.sign_count.to_bytes(4, "big")
+        )
+        signature = self.private.sign(
+            auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
+        )
+        return json.dumps(
+            {
+                "id": b64url(self.credential_id),
+                "rawId": b64url(self.credential_id),
+                "type": "public-key",
+                "response": {
+                    "clientDataJSON": b64url(client_data),
+                    "authenticatorData": b64url(auth_data),
+                    "signature": b64url(signature),
+                },
+                "clientExtensionResults": {},
+            }
+        )
+
+
+def add_key(client: FlaskClient, key: SoftKey, name: str = "Blue key"):
+    token = get_csrf(client, "/account")
+    options = client.post("/account/two-step/keys/options", headers={"X-CSRFToken": token})
+    assert options.status_code == 200, options.status_code
+    assert options.json["rp"]["id"] == "localhost"
+    return client.post(
+        "/account/two-step/keys",
+        data={"csrf_token": token, "credential": key.create(options.json), "name": name},
+    )
+
+
+def key_options(client: FlaskClient):
+    token = get_csrf(client, "/login/second-step")
+    return token, client.post("/login/second-step/key-options", headers={"X-CSRFToken": token})
+
+
+def use_key(client: FlaskClient, key: SoftKey, count: int | None = None):
+    token, options = key_options(client)
+    assert options.status_code == 200, options.get_data(as_text=True)
+    return client.post(
+        "/login/second-step",
+        data={"csrf_token": token, "credential": key.get(options.json, count)},
+    )
+
+
+def test_a_security_key_is_added_and_logs_in(app, client, person):
+    login(client, EMAIL)
+    key = SoftKey()
+    response = add_key(client, key)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Your security key is added" in page
+    assert len(CODE_RE.findall(page)) == 10  # the first second factor: recovery codes
+    with app.app_context():
+        stored = db.session.scalars(select(SecurityKey)).one()
+        assert stored.user_id == person and stored.name == "Blue key"
+    assert "Blue key" in client.get("/account").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": get_csrf(client, "/account")})
+
+    fresh = app.test_client()
+    assert login(fresh, EMAIL).headers["Location"] == "/login/second-step"
+    assert "Use my security key" in fresh.get("/login/second-step").get_data(as_text=True)
+    assert not logged_in(fresh)
+    response = use_key(fresh, key)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert logged_in(fresh)
+    with app.app_context():
+        stored = db.session.scalars(select(SecurityKey)).one()
+        assert stored.sign_count == 1 and stored.last_used_at is not None
+
+
+def test_a_key_answer_is_used_once_and_a_cloned_key_is_refused(app, client, person):
+    login(client, EMAIL)
+    key = SoftKey()
+    add_key(client, key)
+    client.post("/logout", data={"csrf_token": get_csrf(client, "/account")})
+
+    first = app.test_client()
+    login(first, EMAIL)
+    token, options = key_options(first)
+    answer = key.get(options.json)
+    response = first.post("/login/second-step", data={"csrf_token": token, "credential": answer})
+    assert response.status_code == 302
+    assert logged_in(first)
+
+    # The same answer again, in another session: its challenge is gone.
+    second = app.test_client()
+    login(second, EMAIL)
+    token = get_csrf(second, "/login/second-step")
+    response = second.post("/login/second-step", data={"csrf_token": token, "credential": answer})
+    assert response.status_code == 422
+    assert not logged_in(second)
+    # A copy of the key whose counter does not move on (a clone) is refused.
+    response = use_key(second, key, count=1)
+    assert response.status_code == 401
+    assert "not one of yours" in response.get_data(as_text=True)
+    assert not logged_in(second)
+
+
+def test_a_key_from_another_site_is_refused(app, client, person):
+    login(client, EMAIL)
+    response = add_key(client, SoftKey(origin="https://phishing.example"))
+    assert response.status_code == 302
+    assert "could not be added" in client.get("/account").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(SecurityKey)).all() == []
+
+
+def test_someone_elses_key_is_not_accepted(app, client, make, person):
+    login(client, EMAIL)
+    add_key(client, SoftKey())
+    client.post("/logout", data={"csrf_token": get_csrf(client, "/account")})
+    make("trainee", email="other@example.org", name="Other Person")
+    other_client = app.test_client()
+    login(other_client, "other@example.org")
+    stranger_key = SoftKey()
+    add_key(other_client, stranger_key)
+
+    fresh = app.test_client()
+    login(fresh, EMAIL)
+    response = use_key(fresh, stranger_key)
+    assert response.status_code == 401
+    assert not logged_in(fresh)
+
+
+def test_removing_a_key_needs_the_password(app, client, person):
+    login(client, EMAIL)
+    add_key(client, SoftKey())
+    with app.app_context():
+        key_id = db.session.scalars(select(SecurityKey.id)).one()
+    token = get_csrf(client, "/account")
+    url = f"/account/two-step/keys/{key_id}/remove"
+    client.post(url, data={"csrf_token": token, "password": "wrong password here"})
+    with app.app_context():
+        assert db.session.get(SecurityKey, key_id) is not None
+    client.post(url, data={"csrf_token": token, "password": PASSWORD})
+    with app.app_context():
+        assert db.session.get(SecurityKey, key_id) is None
+        assert mfa.recovery_codes_left(person) == 0
+
+
+def test_an_administrator_with_a_key_may_use_admin_pages(app, make, required):
+    make("admin", email="boss@example.org", name="Morwenna Pryce")
+    client = app.test_client()
+    login(client, "boss@example.org")
+    assert client.get("/admin/users").status_code == 302
+    add_key(client, SoftKey())
+    assert client.get("/admin/users").status_code == 200
+
+
+def test_key_options_need_a_pending_login(app, client, person):
+    token = get_csrf(client, "/login")
+    response = client.post("/login/second-step/key-options", headers={"X-CSRFToken": token})
+    assert response.status_code == 400
+    assert "Log in with your email address and password first" in response.json["error"]
+
+
+def test_key_routes_need_the_form_token(app, client, person):
+    login(client, EMAIL)
+    key = SoftKey()
+    assert client.post("/account/two-step/keys/options").status_code == 400
+    token = get_csrf(client, "/account")
+    options = client.post("/account/two-step/keys/options", headers={"X-CSRFToken": token})
+    response = client.post(
+        "/account/two-step/keys", data={"credential": key.create(options.json), "name": "x"}
+    )
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.scalars(select(SecurityKey)).all() == []
+    add_key(client, key)
+    with app.app_context():
+        key_id = db.session.scalars(select(SecurityKey.id)).one()
+    response = client.post(f"/account/two-step/keys/{key_id}/remove", data={"password": PASSWORD})
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.get(SecurityKey, key_id) is not None
+    client.post("/logout", data={"csrf_token": get_csrf(client, "/account")})
+    fresh = app.test_client()
+    login(fresh, EMAIL)
+    assert fresh.post("/login/second-step/key-options").status_code == 400
+    token, options = key_options(fresh)
+    response = fresh.post("/login/second-step", data={"credential": key.get(options.json)})
+    assert response.status_code == 400
+    assert not logged_in(fresh)
