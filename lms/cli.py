@@ -15,10 +15,29 @@ lms_cli = AppGroup("lms", help="MiP training platform commands.")
 
 
 @lms_cli.command("setup")
-@click.option("--demo/--no-demo", default=True, help="Create the demo accounts (default: yes).")
-def setup(demo: bool) -> None:
-    """Upgrade the database, seed regions and (by default) demo accounts, print how to log in."""
+@click.option(
+    "--demo/--no-demo",
+    default=None,
+    help="Create the demo accounts (default: yes on the embedded SQLite database, "
+    "no on a server database such as PostgreSQL).",
+)
+def setup(demo: bool | None) -> None:
+    """Upgrade the database, seed regions and (on a demo site) demo accounts, print how
+    to log in.
+
+    The demo accounts share one password (ASVS 2.5.4: no shared or default accounts),
+    so a site on a server database, which is a real deployment, gets them only when
+    asked with ``--demo``.
+    """
     from lms.accounts.cli import create_demo_accounts, demo_password, seed_regions
+
+    if demo is None:
+        demo = db.engine.dialect.name == "sqlite"
+        if not demo:
+            click.echo(
+                "No demo accounts on a server database: create the first administrator "
+                "with `flask --app wsgi lms users create ... --role admin` (or pass --demo)."
+            )
 
     upgrade(directory=current_app.extensions["migrate"].directory)
     added = seed_regions()

@@ -7,6 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from lms.accounts import services as accounts
 from lms.accounts.models import User
 from lms.extensions import db
 
@@ -205,13 +206,28 @@ def test_courses_list_json(app, cli):
     assert data["link-member"]["prerequisites"] == []
 
 
+def test_setup_makes_demo_accounts_only_on_a_demo_site(app, cli, backend):
+    """Demo accounts share one password (ASVS 2.5.4): made by default on the embedded
+    SQLite database (``make run``), not on a server database unless asked."""
+    result = cli("setup")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        made = accounts.find_by_email("admin@example.org") is not None
+    assert made is (backend == "sqlite")
+    if backend != "sqlite":
+        assert "No demo accounts on a server database" in result.output
+        assert cli("setup", "--no-demo").exit_code == 0
+        with app.app_context():
+            assert accounts.find_by_email("admin@example.org") is None
+
+
 def test_setup_is_repeatable_and_keeps_data(app, cli, make):
     kept = make("trainee", email="kept@example.org")
-    first = cli("setup")
+    first = cli("setup", "--demo")
     assert first.exit_code == 0, first.output
     assert "admin@example.org" in first.output and "(new)" in first.output
     assert "password for all of them:" in first.output
-    second = cli("setup")
+    second = cli("setup", "--demo")
     assert second.exit_code == 0, second.output
     assert "(new)" not in second.output
     with app.app_context():

@@ -154,14 +154,14 @@ def test_account_page_refuses_weak_passwords_and_accepts_a_strong_one(app, clien
 def test_cli_refuses_a_weak_demo_password_and_accepts_a_strong_one(app, monkeypatch):
     runner = app.test_cli_runner()
     monkeypatch.setitem(app.config, "LMS_DEMO_PASSWORD", "password1234")
-    result = runner.invoke(args=["lms", "setup"])
+    result = runner.invoke(args=["lms", "setup", "--demo"])
     assert result.exit_code == 1
     assert "the demo password is not accepted for admin@example.org" in result.output
     assert COMMON in result.output and ADVICE in result.output
     with app.app_context():
         assert accounts.find_by_email("admin@example.org") is None
     monkeypatch.setitem(app.config, "LMS_DEMO_PASSWORD", STRONG)
-    result = runner.invoke(args=["lms", "setup"])
+    result = runner.invoke(args=["lms", "setup", "--demo"])
     assert result.exit_code == 0, result.output
     assert login(app.test_client(), "admin@example.org", STRONG).status_code == 302
 
