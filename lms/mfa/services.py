@@ -213,7 +213,11 @@ def use_totp(user_id: int, code: str, now: float | None = None) -> bool:
         .execution_options(synchronize_session=False)
     )
     db.session.expire(factor)
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        # A right code of a step already used: replayed, or watched over a shoulder.
+        log.warning("User %s: an authenticator code was used again", user_id)
+        return False
+    return True
 
 
 def disable_totp(user_id: int) -> None:

@@ -140,7 +140,7 @@ def test_login_with_an_app_needs_the_code_before_anything_opens(app, client, per
         assert len(db.session.scalars(select(LoginSession)).all()) == 1
 
 
-def test_a_code_is_accepted_once(app, client, person):
+def test_a_code_is_accepted_once(app, client, person, caplog):
     login(client, EMAIL)
     secret, _codes = set_up_app(client)
     client.post("/logout", data={"csrf_token": get_csrf(client, "/account")})
@@ -155,6 +155,9 @@ def test_a_code_is_accepted_once(app, client, person):
     assert response.status_code == 401
     assert "has been used already" in response.get_data(as_text=True)
     assert not logged_in(second)
+    # The reuse is logged (ASVS 2.8.5), without the code.
+    assert any("used again" in r.getMessage() for r in caplog.records)
+    assert not any(code in r.getMessage() for r in caplog.records)
 
 
 def test_codes_drift_by_one_step_only(app, person):
