@@ -215,10 +215,13 @@ def _init_logging(app: Flask) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # WeasyPrint reports every rendering step at INFO.
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+    from lms.logs import audit_response
     from lms.logs import install as redact_logs
 
     # No secret token (verification, set-password links) in any log line.
     redact_logs(app)
+    # Who looked at which people's records (ASVS 8.3.5), ids only.
+    app.after_request(audit_response)
 
 
 def _init_proxy(app: Flask) -> None:

@@ -114,3 +114,44 @@ def install(app: Flask) -> None:
             add_filter(handler)
     if logging.lastResort is not None:
         add_filter(logging.lastResort)
+
+
+# --- Audit: who looked at whom ---------------------------------------------------------
+
+#: Pages and files that show people (union membership is special-category data), each
+#: successful view of which leaves one line on the ``lms.audit`` logger: who, what, the
+#: ids in the address. Never a name, an email, a search or a filter (a search box can
+#: hold a name), and never a secret (the line goes through :func:`redact` too).
+AUDITED: dict[str, str] = {
+    "accreditation.register": "register",
+    "accreditation.register_csv": "register export",
+    "accreditation.certificates": "certificates list",
+    "accreditation.certificate": "certificate record",
+    "accreditation.request_": "accreditation request",
+    "accreditation.download": "certificate PDF",
+    "admin.users": "people list",
+    "admin.user": "person",
+    "runs.run": "run roster",
+    "runs.attendance": "attendance",
+    "runs.admin_run": "run places",
+    "review.queue": "review queue",
+    "review.review": "case-study answer",
+    "feedback.run_csv": "feedback export",
+    "feedback.course_csv": "feedback export",
+}
+
+audit_log = logging.getLogger("lms.audit")
+
+
+def audit_response(response):
+    """After a request: record a successful view of an audited page (see AUDITED)."""
+    from flask import request
+    from flask_login import current_user
+
+    what = AUDITED.get(request.endpoint or "")
+    if what is None or response.status_code >= 400 or request.method not in ("GET", "POST"):
+        return response
+    who = current_user.get_id().partition(":")[0] if current_user.is_authenticated else "-"
+    ids = " ".join(f"{key}={value}" for key, value in sorted((request.view_args or {}).items()))
+    audit_log.info("user %s %s %s%s", who, request.method, what, f" {ids}" if ids else "")
+    return response

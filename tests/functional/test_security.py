@@ -376,3 +376,25 @@ def test_the_api_answers_as_a_download(app, client, make):
     response = client.get(f"/api/v1/certificates/{token}")
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_views_of_peoples_records_are_audited_by_id_only(app, client, make, caplog):
+    """Who looked at whom (ASVS 8.3.5): one audit line per view of a page that shows
+    people, with the viewer's id and the ids in the address; never a name, an email,
+    or what was searched for."""
+    import logging
+
+    from lms.logs import AUDITED
+
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert set(AUDITED) <= endpoints, set(AUDITED) - endpoints
+    officer = make("officer", email="officer@example.org", name="Olwen Price")
+    make("trainee", email="member@example.org", name="Morgan Secretname")
+    assert login(client, "officer@example.org").status_code == 302
+    caplog.set_level(logging.INFO, logger="lms.audit")
+    assert client.get("/register", query_string={"q": "Secretname"}).status_code == 200
+    assert client.get("/register.csv").status_code == 200
+    assert client.get("/dashboard").status_code == 200  # one's own page: not audited
+    lines = [r.getMessage() for r in caplog.records if r.name == "lms.audit"]
+    assert lines == [f"user {officer} GET register", f"user {officer} GET register export"]
+    assert "Secretname" not in caplog.text and "member@example.org" not in caplog.text
