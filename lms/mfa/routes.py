@@ -55,6 +55,7 @@ def init_app(app) -> None:
     """Settings' defaults, and the account page's section (a context processor)."""
     services.init_app(app)
     app.register_blueprint(bp)
+    import lms.mfa.cli  # noqa: F401 - adds its command to ``flask lms users``
 
     @app.context_processor
     def account_section():
@@ -217,6 +218,7 @@ def app_setup():
             status = 422
         else:
             session.pop(services.NEW_SECRET_KEY, None)
+            services.tell_factor_changed(current_user, _("an authenticator app was set up."))
             # Shown once, on this answer only: they are stored as hashes.
             return render_template("mfa/recovery_codes.html", codes=codes, just_set_up="app")
     elif form.is_submitted():
@@ -257,6 +259,7 @@ def app_off():
     if form.validate_on_submit() and _proves_it_is_you(form):
         services.succeeded(current_user.id)
         services.disable_totp(current_user.id)
+        services.tell_factor_changed(current_user, _("the authenticator app was turned off."))
         flash(_("The authenticator app is turned off for your account."), "success")
     return redirect(_account_url())
 
@@ -270,6 +273,7 @@ def new_codes():
     if form.validate_on_submit() and _proves_it_is_you(form):
         services.succeeded(current_user.id)
         codes = services.new_recovery_codes(current_user.id)
+        services.tell_factor_changed(current_user, _("new recovery codes were made."))
         return render_template("mfa/recovery_codes.html", codes=codes, just_set_up=None)
     return redirect(_account_url())
 
@@ -297,6 +301,7 @@ def add_key():
     except services.MfaError as exc:
         flash(exc.message, "error")
         return redirect(_account_url())
+    services.tell_factor_changed(current_user, _("a security key was added."))
     if codes:
         return render_template("mfa/recovery_codes.html", codes=codes, just_set_up="key")
     flash(_("The security key is added: you can use it when you log in."), "success")
@@ -312,5 +317,6 @@ def remove_key(key_id: int):
     if form.validate_on_submit() and _proves_it_is_you(form):
         services.succeeded(current_user.id)
         keys.remove(current_user.id, key_id)
+        services.tell_factor_changed(current_user, _("a security key was removed."))
         flash(_("The security key is removed from your account."), "success")
     return redirect(_account_url())

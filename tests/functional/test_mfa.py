@@ -689,3 +689,45 @@ def test_key_routes_need_the_form_token(app, client, person):
     response = fresh.post("/login/second-step", data={"credential": key.get(options.json)})
     assert response.status_code == 400
     assert not logged_in(fresh)
+
+
+# Telling the person, and the training office's reset -----------------------------------
+
+
+def subjects_to(app: Flask, email: str) -> list[str]:
+    return [subject for to, subject, _body in app.extensions.get("lms.outbox", []) if to == email]
+
+
+def test_the_owner_is_told_when_a_factor_changes(app, client, person):
+    login(client, EMAIL)
+    set_up_app(client)
+    told = "Your MiP training account's second factor was changed"
+    assert subjects_to(app, EMAIL) == [told]
+    body = app.extensions["lms.outbox"][-1][2]
+    assert "an authenticator app was set up" in body
+    token = get_csrf(client, "/account")
+    client.post("/account/two-step/app/off", data={"csrf_token": token, "password": PASSWORD})
+    assert subjects_to(app, EMAIL) == [told, told]
+    assert "turned off" in app.extensions["lms.outbox"][-1][2]
+
+
+def test_the_training_office_removes_a_lost_second_factor(app, client, person):
+    login(client, EMAIL)
+    set_up_app(client)
+    add_key(client, SoftKey())
+    app.extensions.pop("lms.outbox", None)
+    result = app.test_cli_runner().invoke(args=["lms", "users", "remove-second-factor", EMAIL])
+    assert result.exit_code == 0, result.output
+    assert "Removed 2 second factor(s)" in result.output
+    with app.app_context():
+        assert not mfa.has_second_factor(person)
+        assert mfa.recovery_codes_left(person) == 0
+    # Their sessions ended; the next login is with the password alone, and they are told.
+    assert not logged_in(client)
+    assert subjects_to(app, EMAIL) == ["Your MiP training account's second factor was changed"]
+    fresh = app.test_client()
+    assert login(fresh, EMAIL).headers["Location"] == "/dashboard"
+    missing = app.test_cli_runner().invoke(
+        args=["lms", "users", "remove-second-factor", "nobody@example.org"]
+    )
+    assert missing.exit_code != 0 and "no account" in missing.output
