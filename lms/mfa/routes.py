@@ -82,6 +82,10 @@ def require_second_factor():
     endpoint = request.endpoint
     if endpoint is None or endpoint in SETUP_ENDPOINTS or request.blueprint in SETUP_BLUEPRINTS:
         return None
+    # Without a session cookie nobody is logged in: the session is not even looked at
+    # (so pages that never use it send no ``Vary: Cookie``).
+    if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+        return None
     if not current_user.is_authenticated or not services.needs_setup(current_user):
         return None
     flash(_("Your account needs a second factor. Set one up to go on."), "info")
