@@ -312,9 +312,9 @@ def _init_errors(app: Flask) -> None:
     def refused(status: int, why: str) -> None:
         # ASVS 7.1.3, 7.2.2: refusals are logged, with who and where, never a secret
         # (the path goes through lms.logs' redaction like every line).
-        from flask_login import current_user
+        from lms.logs import viewer_id
 
-        who = current_user.get_id().partition(":")[0] if current_user.is_authenticated else "-"
+        who = viewer_id()
         log.warning(
             "Refused %s: %s %s %s (user %s)", status, why, request.method, request.path, who
         )

@@ -128,7 +128,6 @@ AUDITED: dict[str, str] = {
     "accreditation.certificates": "certificates list",
     "accreditation.certificate": "certificate record",
     "accreditation.request_": "accreditation request",
-    "accreditation.download": "certificate PDF",
     "admin.users": "people list",
     "admin.user": "person",
     "runs.run": "run roster",
@@ -146,12 +145,39 @@ audit_log = logging.getLogger("lms.audit")
 def audit_response(response):
     """After a request: record a successful view of an audited page (see AUDITED)."""
     from flask import request
-    from flask_login import current_user
 
     what = AUDITED.get(request.endpoint or "")
     if what is None or response.status_code >= 400 or request.method not in ("GET", "POST"):
         return response
-    who = current_user.get_id().partition(":")[0] if current_user.is_authenticated else "-"
-    ids = " ".join(f"{key}={value}" for key, value in sorted((request.view_args or {}).items()))
-    audit_log.info("user %s %s %s%s", who, request.method, what, f" {ids}" if ids else "")
+    audit(what, **(request.view_args or {}))
     return response
+
+
+def audit(what: str, **ids) -> None:
+    """One audit line: the signed-in viewer, the request's method, ``what`` was seen and
+    ``ids`` (numbers and codes only). For views that audit themselves, e.g. a staff
+    member opening someone else's certificate PDF (one's own is not audited)."""
+    from flask import request
+
+    shown = " ".join(f"{key}={value}" for key, value in sorted(ids.items()))
+    audit_log.info(
+        "user %s %s %s%s", viewer_id(), request.method, what, f" {shown}" if shown else ""
+    )
+
+
+def viewer_id() -> str:
+    """The signed-in person's id for a log line, without touching the database: after
+    the request's commit the user object is expired, and reading it would start a new
+    transaction (on SQLite, a write lock held until the request ends)."""
+    from flask import g, session
+    from flask_login import AnonymousUserMixin
+    from sqlalchemy import inspect
+
+    user = g.get("_login_user")
+    # Not ``is_authenticated``: Flask-Login's answers it from ``is_active``, a column.
+    if user is not None and not isinstance(user, AnonymousUserMixin):
+        identity = inspect(user).identity
+        if identity:
+            return str(identity[0])
+    raw = dict.get(session._get_current_object(), "_user_id") if session else None
+    return str(raw).partition(":")[0] if raw else "-"

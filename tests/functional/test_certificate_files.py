@@ -194,3 +194,18 @@ def test_the_renderer_is_built_once_and_again_only_when_a_template_file_changes(
     rebuilt = pdf.renderer(tmp_path, "link-member")
     assert rebuilt is not first
     assert pdf.renderer(tmp_path, "link-member") is rebuilt
+
+
+def test_someone_elses_pdf_is_audited_ones_own_is_not(app, issued, make, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="lms.audit")
+    url = f"/certificates/{issued['number']}.pdf"
+    assert holder(app).get(url).status_code == 200
+    assert not [r for r in caplog.records if r.name == "lms.audit"]
+    office_id = make("admin", email="office@example.org", region_name=None)
+    office = app.test_client()
+    assert login(office, "office@example.org").status_code == 302
+    assert office.get(url).status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "lms.audit"]
+    assert lines == [f"user {office_id} GET certificate PDF number={issued['number']}"]
