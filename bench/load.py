@@ -132,6 +132,8 @@ def site_env(site: Path) -> dict[str, str]:
         }
     )
     env.setdefault("LMS_DEMO_PASSWORD", BENCH_PASSWORD)
+    # Staff log in with a password alone in the benchmarks (see LMS_MFA_REQUIRED_ROLES).
+    env.setdefault("LMS_MFA_REQUIRED_ROLES", "")
     # Server settings come from gunicorn.conf.py and the flags below, not the caller's shell.
     env.pop("WEB_CONCURRENCY", None)
     env.pop("GUNICORN_CMD_ARGS", None)
