@@ -43,6 +43,16 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "lms.activity_types"
 
 
+def load_yaml(text: str) -> Any:
+    """Parse YAML the way every course file and activity is parsed: safe (plain data
+    only), with libyaml's parser when PyYAML has it, which is about ten times faster
+    than the pure-Python one (course loading is most of a web process's start-up).
+    Raises ``yaml.YAMLError`` with the line and column of the problem either way."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+
+
 class ContentError(ValueError):
     """A problem in an activity's content. ``field`` is a dotted path inside the settings."""
 

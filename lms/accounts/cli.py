@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import yaml
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
@@ -17,6 +16,7 @@ from sqlalchemy import func, select
 from lms.accounts import services
 from lms.accounts.models import Region, Role, User
 from lms.extensions import db
+from lms.plugins import load_yaml
 
 REGIONS_FILE = Path(__file__).resolve().parent.parent / "data" / "regions.yaml"
 
@@ -172,7 +172,7 @@ def seed_regions() -> int:
         return 0
     from lms.admin.routes import slugify
 
-    names = yaml.safe_load(REGIONS_FILE.read_text(encoding="utf-8"))
+    names = load_yaml(REGIONS_FILE.read_text(encoding="utf-8"))
     for name in names:
         db.session.add(Region(name=name, slug=slugify(name)))
     db.session.flush()

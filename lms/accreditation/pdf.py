@@ -29,9 +29,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import segno
-import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
+
+from lms.plugins import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def metadata(folder: Path) -> dict[str, Any]:
     path = folder / "metadata.yaml"
     if not path.is_file():
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     if not isinstance(data, dict):
         raise TemplateError(f"{path} must be a mapping")
     return data

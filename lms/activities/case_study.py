@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import yaml
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,6 +24,7 @@ from lms.plugins import (
     ProgressView,
     Submission,
     SubmissionRejected,
+    load_yaml,
 )
 
 MAX_ANSWER_CHARS = 20_000
@@ -81,7 +81,7 @@ class CaseStudy(ActivityType):
     def parse(self, settings: Mapping[str, Any], source_text: str | None) -> CaseStudyConfig:
         data: dict[str, Any] = dict(settings)
         if source_text is not None:
-            loaded = yaml.safe_load(source_text)
+            loaded = load_yaml(source_text)
             if not isinstance(loaded, dict):
                 raise ContentError("must be a mapping with scenario, questions, criteria, guidance")
             data.update(loaded)

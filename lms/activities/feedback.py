@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import yaml
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -24,6 +23,7 @@ from lms.plugins import (
     ProgressView,
     Submission,
     SubmissionRejected,
+    load_yaml,
 )
 
 MAX_TEXT = 4000
@@ -91,7 +91,7 @@ class FeedbackForm(ActivityType):
     def parse(self, settings: Mapping[str, Any], source_text: str | None) -> FeedbackConfig:
         data: dict[str, Any] = dict(settings)
         if source_text is not None:
-            loaded = yaml.safe_load(source_text)
+            loaded = load_yaml(source_text)
             if not isinstance(loaded, dict):
                 raise ContentError("must be a mapping with questions")
             data.update(loaded)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-import yaml
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -24,6 +23,7 @@ from lms.plugins import (
     ProgressView,
     Submission,
     SubmissionRejected,
+    load_yaml,
 )
 
 
@@ -105,7 +105,7 @@ class Quiz(ActivityType):
     def parse(self, settings: Mapping[str, Any], source_text: str | None) -> QuizConfig:
         data: dict[str, Any] = dict(settings)
         if source_text is not None:
-            loaded = yaml.safe_load(source_text)
+            loaded = load_yaml(source_text)
             if not isinstance(loaded, dict):
                 raise ContentError("must be a mapping with pass_mark and questions")
             data.update(loaded)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from lms.plugins import ActivityTypeRegistry, ContentError
+from lms.plugins import ActivityTypeRegistry, ContentError, load_yaml
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,79}$"
 
@@ -191,7 +191,7 @@ def _pydantic_problems(file: str, exc: ValidationError, prefix: str = "") -> lis
 
 def _read_yaml(path: Path, display: str) -> tuple[Any, list[ContentProblem]]:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")), []
+        return load_yaml(path.read_text(encoding="utf-8")), []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

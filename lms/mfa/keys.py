@@ -16,29 +16,16 @@ import hmac
 import json
 import logging
 import time
+from functools import cache
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import current_app, request, session
 from sqlalchemy import delete, select
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import (
-    base64url_to_bytes,
-    bytes_to_base64url,
-    parse_authentication_credential_json,
-)
-from webauthn.helpers.exceptions import InvalidJSONStructure, WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 
 from lms.accounts.models import User
 from lms.extensions import db
@@ -47,6 +34,44 @@ from lms.mfa import services
 from lms.mfa.models import RecoveryCode, SecurityKey
 
 log = logging.getLogger(__name__)
+
+
+@cache
+def _w() -> SimpleNamespace:
+    """py_webauthn, imported when a key is first added or used: with its cryptography
+    and OpenSSL it costs about 0.3 s, which every web process would otherwise pay at
+    start-up (the cold-start budget is 2 s)."""
+    import webauthn
+    from webauthn.helpers import (
+        base64url_to_bytes,
+        bytes_to_base64url,
+        parse_authentication_credential_json,
+    )
+    from webauthn.helpers.exceptions import InvalidJSONStructure, WebAuthnException
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        PublicKeyCredentialDescriptor,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
+    return SimpleNamespace(
+        generate_authentication_options=webauthn.generate_authentication_options,
+        generate_registration_options=webauthn.generate_registration_options,
+        options_to_json=webauthn.options_to_json,
+        verify_authentication_response=webauthn.verify_authentication_response,
+        verify_registration_response=webauthn.verify_registration_response,
+        base64url_to_bytes=base64url_to_bytes,
+        bytes_to_base64url=bytes_to_base64url,
+        parse_authentication_credential_json=parse_authentication_credential_json,
+        InvalidJSONStructure=InvalidJSONStructure,
+        WebAuthnException=WebAuthnException,
+        AuthenticatorSelectionCriteria=AuthenticatorSelectionCriteria,
+        PublicKeyCredentialDescriptor=PublicKeyCredentialDescriptor,
+        ResidentKeyRequirement=ResidentKeyRequirement,
+        UserVerificationRequirement=UserVerificationRequirement,
+    )
+
 
 CHALLENGE_KEY = "_mfa_challenge"
 CHALLENGE_SECONDS = 5 * 60
@@ -91,7 +116,7 @@ def keys_of(user_id: int) -> list[SecurityKey]:
 
 def _descriptors(user_id: int) -> list[PublicKeyCredentialDescriptor]:
     return [
-        PublicKeyCredentialDescriptor(id=base64url_to_bytes(k.credential_id))
+        _w().PublicKeyCredentialDescriptor(id=_w().base64url_to_bytes(k.credential_id))
         for k in keys_of(user_id)
     ]
 
@@ -100,7 +125,7 @@ def _remember(purpose: str, user_id: int, challenge: bytes) -> None:
     session[CHALLENGE_KEY] = {
         "for": purpose,
         "user": user_id,
-        "c": bytes_to_base64url(challenge),
+        "c": _w().bytes_to_base64url(challenge),
         "at": int(time.time()),
     }
 
@@ -116,25 +141,25 @@ def _take_challenge(purpose: str, user_id: int) -> bytes:
         or time.time() - kept["at"] > CHALLENGE_SECONDS
     ):
         raise SecurityKeyError(_("The security key took too long to answer. Try again."))
-    return base64url_to_bytes(kept["c"])
+    return _w().base64url_to_bytes(kept["c"])
 
 
 def registration_options(user: User) -> str:
     """The options for ``navigator.credentials.create``, as JSON; remembers the challenge."""
-    options = generate_registration_options(
+    options = _w().generate_registration_options(
         rp_id=rp_id(),
         rp_name=RP_NAME,
         user_id=_user_handle(user),
         user_name=user.email,
         user_display_name=user.name,
         exclude_credentials=_descriptors(user.id),
-        authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.DISCOURAGED,
-            user_verification=UserVerificationRequirement.DISCOURAGED,
+        authenticator_selection=_w().AuthenticatorSelectionCriteria(
+            resident_key=_w().ResidentKeyRequirement.DISCOURAGED,
+            user_verification=_w().UserVerificationRequirement.DISCOURAGED,
         ),
     )
     _remember("register", user.id, options.challenge)
-    return options_to_json(options)
+    return _w().options_to_json(options)
 
 
 def register(user: User, credential: str, name: str) -> list[str]:
@@ -146,16 +171,16 @@ def register(user: User, credential: str, name: str) -> list[str]:
     name = " ".join((name or "").split())[:NAME_MAX] or _("Security key")
     challenge = _take_challenge("register", user.id)
     try:
-        verified = verify_registration_response(
+        verified = _w().verify_registration_response(
             credential=credential,
             expected_challenge=challenge,
             expected_rp_id=rp_id(),
             expected_origin=origin(),
         )
-    except (WebAuthnException, InvalidJSONStructure, ValueError, TypeError) as exc:
+    except (_w().WebAuthnException, _w().InvalidJSONStructure, ValueError, TypeError) as exc:
         log.info("User %s: security key not registered (%s)", user.id, type(exc).__name__)
         raise SecurityKeyError(_("The security key could not be added. Try again.")) from exc
-    credential_id = bytes_to_base64url(verified.credential_id)
+    credential_id = _w().bytes_to_base64url(verified.credential_id)
     if db.session.scalar(select(SecurityKey.id).where(SecurityKey.credential_id == credential_id)):
         raise SecurityKeyError(_("That security key is already added."))
     first = not services.has_second_factor(user.id)
@@ -182,13 +207,13 @@ def authentication_options(user: User) -> str:
     allowed = _descriptors(user.id)
     if not allowed:
         raise SecurityKeyError(_("Your account has no security key."))
-    options = generate_authentication_options(
+    options = _w().generate_authentication_options(
         rp_id=rp_id(),
         allow_credentials=allowed,
-        user_verification=UserVerificationRequirement.DISCOURAGED,
+        user_verification=_w().UserVerificationRequirement.DISCOURAGED,
     )
     _remember("login", user.id, options.challenge)
-    return options_to_json(options)
+    return _w().options_to_json(options)
 
 
 def authenticate(user: User, credential: str) -> bool:
@@ -196,8 +221,8 @@ def authenticate(user: User, credential: str) -> bool:
     challenge by one of the person's keys. Raises SecurityKeyError with no challenge pending."""
     challenge = _take_challenge("login", user.id)
     try:
-        parsed = parse_authentication_credential_json(credential)
-    except (InvalidJSONStructure, ValueError, TypeError, json.JSONDecodeError):
+        parsed = _w().parse_authentication_credential_json(credential)
+    except (_w().InvalidJSONStructure, ValueError, TypeError, json.JSONDecodeError):
         return False
     key = db.session.scalar(
         select(SecurityKey).where(
@@ -207,7 +232,7 @@ def authenticate(user: User, credential: str) -> bool:
     if key is None:
         return False
     try:
-        verified = verify_authentication_response(
+        verified = _w().verify_authentication_response(
             credential=parsed,
             expected_challenge=challenge,
             expected_rp_id=rp_id(),
@@ -215,7 +240,7 @@ def authenticate(user: User, credential: str) -> bool:
             credential_public_key=key.public_key,
             credential_current_sign_count=key.sign_count,
         )
-    except (WebAuthnException, InvalidJSONStructure, ValueError, TypeError) as exc:
+    except (_w().WebAuthnException, _w().InvalidJSONStructure, ValueError, TypeError) as exc:
         log.info("User %s: security key refused (%s)", user.id, type(exc).__name__)
         return False
     key.sign_count = verified.new_sign_count
