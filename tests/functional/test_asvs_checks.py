@@ -291,7 +291,7 @@ def test_no_code_deserialises_unsafely():
     assert yaml_loads
 
 
-def test_the_yaml_reader_refuses_python_objects(tmp_path):
+def test_the_yaml_reader_refuses_python_objects():
     from yaml.constructor import ConstructorError
 
     from lms.plugins import load_yaml
