@@ -18,6 +18,8 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_request_context, url_for
 from sqlalchemy import func, select, update
@@ -60,17 +62,6 @@ PEPPERED_PREFIX = "p1$"
 _PEPPERS: dict[str, bytes] = {}
 
 
-def _hkdf_sha256(key: bytes, info: bytes, length: int = 32) -> bytes:
-    """HKDF (RFC 5869) with SHA-256 and an empty salt: a key derived from ``key``."""
-    prk = hmac.new(b"\0" * 32, key, hashlib.sha256).digest()
-    out, block, counter = b"", b"", 1
-    while len(out) < length:
-        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
-        out += block
-        counter += 1
-    return out[:length]
-
-
 def _pepper() -> bytes:
     """LMS_PASSWORD_PEPPER, or (unset) a key derived from SECRET_KEY with HKDF."""
     config = current_app.config
@@ -81,7 +72,9 @@ def _pepper() -> bytes:
         if configured:
             pepper = configured.encode()
         else:
-            pepper = _hkdf_sha256(config["SECRET_KEY"].encode(), b"lms password pepper v1")
+            pepper = HKDF(
+                algorithm=hashes.SHA256(), length=32, salt=None, info=b"lms password pepper v1"
+            ).derive(config["SECRET_KEY"].encode())
         if len(_PEPPERS) < 8:  # one per app in practice (tests make a few)
             _PEPPERS[source] = pepper
     return pepper

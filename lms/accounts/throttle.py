@@ -96,7 +96,7 @@ def wait_for(email: str, now: float | None = None) -> Wait | None:
     return Wait(left) if left > 0 else None
 
 
-def _count(key: str, window: int, now: int) -> LoginFailure:
+def count_failure(key: str, window: int, now: int) -> LoginFailure:
     """Add one failure under ``key`` (starting again after ``window``), atomically."""
     table = LoginFailure.__table__
     stmt = dialect_insert(table).values(key=key, failures=1, first_at=now, last_at=now)
@@ -119,8 +119,8 @@ def failed(email: str, now: float | None = None) -> None:
     """Record a wrong password for ``email`` from this request's address; tell the
     owner if their account has seen many lately. Flushes, in the request's transaction."""
     now = int(now or time.time())
-    _count(pair_key(email, request.remote_addr or ""), PAIR_WINDOW_SECONDS, now)
-    account = _count(account_key(email), ACCOUNT_WINDOW_SECONDS, now)
+    count_failure(pair_key(email, request.remote_addr or ""), PAIR_WINDOW_SECONDS, now)
+    account = count_failure(account_key(email), ACCOUNT_WINDOW_SECONDS, now)
     threshold = int(current_app.config["LMS_LOGIN_ALERT_FAILURES"])
     if account.failures < threshold:
         return

@@ -342,7 +342,7 @@ def failed(user_id: int, now: float | None = None) -> None:
     """Count a wrong code (or wrong password when turning the app off). Flushes."""
     now = int(now or time.time())
     # The same atomic count as failed logins, under a key of its own.
-    row = throttle._count(_failure_key(user_id), FAILURE_WINDOW_SECONDS, now)  # noqa: SLF001
+    row = throttle.count_failure(_failure_key(user_id), FAILURE_WINDOW_SECONDS, now)
     if row.failures == FREE_FAILURES:
         log.warning("User %s: %d wrong second-factor codes", user_id, row.failures)
 
