@@ -19,6 +19,9 @@ A type is responsible for four things:
    with a message and per-field errors, keeping what the person entered.
 4. **Deciding completion.** :meth:`ActivityType.is_complete` says whether the
    progress so far (best score, attempts, state) completes the activity.
+5. **Judging its own content** (optional). :meth:`ActivityType.lint` returns
+   :class:`LintFinding` items about content that loads but teaches or assesses
+   badly (``flask lms courses check`` prints them; errors fail the check).
 
 Types never touch the database or the session themselves: the learning services
 store attempts and progress. Their per-activity data lives in JSON (attempt
@@ -60,6 +63,16 @@ class ContentError(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    """Something :meth:`ActivityType.lint` found in valid content. ``level`` is
+    "error" (the check fails) or "warning"; ``field`` a dotted path in the content."""
+
+    level: str
+    field: str
+    message: str
 
 
 class SubmissionRejected(Exception):
@@ -206,6 +219,10 @@ class ActivityType:
     def review_state(self, decision: str) -> dict[str, Any]:
         """Progress state to merge in when a reviewer decides (types with ``is_reviewed``)."""
         return {}
+
+    def lint(self, config: Any) -> list[LintFinding]:
+        """Findings about the quality of this activity's content (none by default)."""
+        return []
 
 
 class RegistryError(RuntimeError):

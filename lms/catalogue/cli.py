@@ -17,24 +17,45 @@ courses_cli = AppGroup("courses", help="Check and list course content.")
 @click.option(
     "--dir", "directory", type=click.Path(file_okay=False), help="Courses folder to check."
 )
-def check(directory: str | None) -> None:
-    """Validate every course and report all errors at once (exit status 1 if any)."""
+@click.option(
+    "--on",
+    "on",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Judge dates as on this day (YYYY-MM-DD; default today), e.g. to see what goes "
+    "out of date next month.",
+)
+def check(directory: str | None, on) -> None:
+    """Validate every course, then check its quality and dates: quizzes whose right
+    answers stand out, review dates passed, legal changes in force since a module was
+    last reviewed, past dates still written as plans. Errors give exit status 1;
+    warnings are printed and do not."""
+    from lms.catalogue.changes import today
+    from lms.catalogue.lint import lint_catalogue
+
     directory = directory or current_app.config["LMS_COURSES_DIR"]
+    registry = current_app.extensions["lms.activity_types"]
     try:
-        catalogue = load_catalogue(
-            directory,
-            current_app.extensions["lms.activity_types"],
-            current_app.config["LMS_CERTIFICATES_DIR"],
-        )
+        catalogue = load_catalogue(directory, registry, current_app.config["LMS_CERTIFICATES_DIR"])
     except CourseContentError as exc:
         for problem in exc.problems:
             click.secho(f"error: {problem}", fg="red", err=True)
         raise click.ClickException(f"{len(exc.problems)} problem(s) in course content") from exc
+    findings = lint_catalogue(catalogue, registry, on.date() if on else today())
+    errors = [f for f in findings if f.level == "error"]
+    for f in findings:
+        colour = "red" if f.level == "error" else "yellow"
+        click.secho(f"{f.level}: {f}", fg=colour, err=True)
     for course in catalogue:
         click.echo(
             f"ok: {course.slug} {course.version}: {len(course.modules)} modules, "
             f"{len(course.activities)} activities"
         )
+    click.echo(
+        f"{len(catalogue.changes)} dated legal changes; "
+        f"{len(errors)} error(s), {len(findings) - len(errors)} warning(s)"
+    )
+    if errors:
+        raise click.ClickException(f"{len(errors)} error(s) in course content")
 
 
 @courses_cli.command("list")

@@ -9,13 +9,14 @@ found, each naming the file and the field. A bad course never half-loads.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lms.plugins import ActivityTypeRegistry, ContentError, load_yaml
 
@@ -40,6 +41,28 @@ class ModuleSpec(_Strict):
     title: str = Field(min_length=1, max_length=200)
     outcomes: list[str] = Field(min_length=1)
     activities: list[ActivitySpec] = Field(min_length=1)
+    #: When the module's facts were last checked, and when they must be checked again.
+    reviewed_on: date | None = None
+    review_by: date | None = None
+
+    @model_validator(mode="after")
+    def _review_dates(self) -> ModuleSpec:
+        if self.reviewed_on and self.review_by and self.review_by < self.reviewed_on:
+            raise ValueError("review_by must not be before reviewed_on")
+        return self
+
+
+class VersionNoteSpec(_Strict):
+    """A version whose changes matter to people who completed an earlier one."""
+
+    version: str = Field(min_length=1, max_length=40)
+    released_on: date
+    note: str = Field(min_length=1, max_length=1000)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value
 
 
 class CompletionSpec(_Strict):
@@ -67,6 +90,8 @@ class CourseSpec(_Strict):
     completion: CompletionSpec = Field(default_factory=CompletionSpec)
     certificate: CertificateSpec | None = None
     modules: list[ModuleSpec] = Field(min_length=1)
+    #: Versions that changed something that matters, with what changed (any order).
+    version_notes: list[VersionNoteSpec] = Field(default_factory=list)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -97,6 +122,10 @@ class Module:
     outcomes: tuple[str, ...]
     activities: tuple[Activity, ...]
     number: int
+    reviewed_on: date | None = None
+    review_by: date | None = None
+    #: Keys of the dated legal changes its text names (``[[change:KEY]]``).
+    changes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +141,7 @@ class Course:
     path: Path
     completion: CompletionSpec = field(default_factory=CompletionSpec)
     certificate: CertificateSpec | None = None
+    version_notes: tuple[VersionNoteSpec, ...] = ()
     _index: dict[str, Activity] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -120,6 +150,16 @@ class Course:
 
     def activity(self, key: str) -> Activity | None:
         return self._index.get(key)
+
+    def notes_since(self, completed_on: date | None, version: str | None) -> list[VersionNoteSpec]:
+        """What changed that matters for someone who completed ``version`` on
+        ``completed_on``: the notes of later versions, newest first."""
+        if completed_on is None or version == self.version:
+            return []
+        notes = [n for n in self.version_notes if n.released_on > completed_on]
+        return sorted(
+            (n for n in notes if n.version != version), key=lambda n: n.released_on, reverse=True
+        )
 
     def module_of(self, activity: Activity) -> Module:
         return next(m for m in self.modules if m.key == activity.module_key)
@@ -137,6 +177,8 @@ class Catalogue:
     """The loaded courses, in a stable order (by title)."""
 
     courses: dict[str, Course]
+    #: Dated legal changes by key (``courses/changes/``), shared by every course.
+    changes: dict[str, Any] = field(default_factory=dict)
 
     def get(self, slug: str) -> Course | None:
         return self.courses.get(slug)
@@ -213,8 +255,14 @@ def load_course(
     registry: ActivityTypeRegistry,
     root: Path,
     certificates_dir: Path | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> tuple[Course | None, list[ContentProblem]]:
-    """Load one course folder. Returns the course (None on any problem) and the problems."""
+    """Load one course folder. Returns the course (None on any problem) and the problems.
+
+    ``changes`` are the known dated legal changes; text naming another is a problem.
+    """
+    from lms.markdown import change_keys
+
     course_file = course_dir / "course.yaml"
     display = _display(course_file, root)
     raw, problems = _read_yaml(course_file, display)
@@ -245,6 +293,7 @@ def load_course(
             problems.append(ContentProblem(display, f"{mloc}.key", f"{mspec.key!r} is used twice"))
         seen_modules.add(mspec.key)
         activities: list[Activity] = []
+        named: list[str] = []
         for ai, aspec in enumerate(mspec.activities):
             aloc = f"{mloc}.activities[{ai}]"
             if aspec.key in seen_activities:
@@ -304,6 +353,23 @@ def load_course(
                     )
                 )
                 continue
+            texts = [source_text or "", *_strings(aspec.settings)]
+            missing = False
+            for text in texts:
+                for key in change_keys(text):
+                    if changes is not None and key not in changes:
+                        problems.append(
+                            ContentProblem(
+                                source_display,
+                                source_prefix,
+                                f"[[change:{key}]] names no file courses/changes/{key}.yaml",
+                            )
+                        )
+                        missing = True
+                    elif key not in named:
+                        named.append(key)
+            if missing:
+                continue
             try:
                 config = activity_type.parse(aspec.settings, source_text)
             except ValidationError as exc:
@@ -342,6 +408,9 @@ def load_course(
                 outcomes=tuple(mspec.outcomes),
                 activities=tuple(activities),
                 number=mi + 1,
+                reviewed_on=mspec.reviewed_on,
+                review_by=mspec.review_by,
+                changes=tuple(named),
             )
         )
 
@@ -380,6 +449,7 @@ def load_course(
         path=course_dir,
         completion=spec.completion,
         certificate=spec.certificate,
+        version_notes=tuple(spec.version_notes),
         _index=index,
     )
     return course, []
@@ -401,8 +471,12 @@ def load_catalogue(
     courses: dict[str, Course] = {}
     if not root.is_dir():
         raise CourseContentError([ContentProblem(str(root), "", "courses folder not found")])
+    from lms.catalogue.changes import load_changes
+
+    changes, found_in_changes = load_changes(root / "changes", root.parent)
+    problems.extend(found_in_changes)
     for course_dir in sorted(p for p in root.iterdir() if (p / "course.yaml").is_file()):
-        course, found = load_course(course_dir, registry, root, certs)
+        course, found = load_course(course_dir, registry, root, certs, changes)
         problems.extend(found)
         if course is not None:
             courses[course.slug] = course
@@ -424,7 +498,18 @@ def load_catalogue(
     problems.extend(_cycles(courses, root))
     if problems:
         raise CourseContentError(problems)
-    return Catalogue(courses)
+    return Catalogue(courses, changes)
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside inline settings (where change lines may appear too)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def _cycles(courses: dict[str, Course], root: Path) -> list[ContentProblem]:

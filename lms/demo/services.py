@@ -1040,9 +1040,10 @@ def _quiz(ctx, rows, enrolment, course, activity, when, ability, must_pass) -> d
     Scored the way lms.activities.quiz scores them. Returns when it was passed."""
     rng = ctx.rng
     config = activity.config
-    questions = config.questions
     best, passed_at, number = None, None, 0
     for number in range(1, 5):
+        # A paper drawn from the bank, as lms.activities.quiz draws one.
+        questions = rng.sample(list(config.questions), config.paper_size)
         chosen = {q.key: rng.random() < min(0.99, ability + 0.15 * (number - 1)) for q in questions}
         right = sum(chosen.values())
         need = -(-config.pass_mark * len(questions) // 100)  # fewest right answers to pass
@@ -1071,7 +1072,14 @@ def _quiz(ctx, rows, enrolment, course, activity, when, ability, must_pass) -> d
                 activity,
                 number,
                 when,
-                {"answers": answers, "correct": correct},
+                {
+                    "answers": answers,
+                    "correct": correct,
+                    "paper": {
+                        "questions": [q.key for q in questions],
+                        "options": {q.key: [o.key for o in q.options] for q in questions},
+                    },
+                },
                 score,
                 is_passed,
             )

@@ -53,6 +53,10 @@ def dashboard():
                 "course": course,
                 "progress": services.course_progress(enrolment, course, done[enrolment.id]),
                 "resume": services.resume_activity(enrolment, course, done[enrolment.id]),
+                "changed": course.notes_since(
+                    enrolment.completed_at.date() if enrolment.completed_at else None,
+                    enrolment.completed_version,
+                ),
             }
         )
     enrolled = {r["course"].slug for r in rows}
