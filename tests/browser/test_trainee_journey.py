@@ -7,6 +7,7 @@ its name, these tests fail, so they double as a check on the accessible names.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import pytest
 from flask import Flask
@@ -35,6 +36,31 @@ def option(group: Locator, question, key: str) -> Locator:
     text = next(o.text for o in question.options if o.key == key)
     role = "radio" if question.kind == "single" else "checkbox"
     return group.get_by_role(role, name=re.compile("^" + re.escape(text)))
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A question as the page shows it: the quiz's question, options in the page's order."""
+
+    question: object
+    options: tuple
+
+    def __getattr__(self, name):
+        return getattr(self.question, name)
+
+
+def paper_on(page: Page, quiz) -> list[Shown]:
+    """The paper the page shows: its questions in order, each with its options in order."""
+    shown = page.eval_on_selector_all(
+        "fieldset.question",
+        "els => els.map(e => [e.id, [...e.querySelectorAll('input')].map(i => i.value)])",
+    )
+    out = []
+    for field_name, values in shown:
+        question = next(q for q in quiz.questions if q.field_name == field_name)
+        by_key = {o.key: o for o in question.options}
+        out.append(Shown(question, tuple(by_key[v] for v in values)))
+    return out
 
 
 def focused(page: Page, script: str, arg=None):
@@ -146,16 +172,26 @@ def test_trainee_journey(app: Flask, make, page: Page, shot) -> None:
     ).to_be_visible()
     shot("quiz")
 
-    # A wrong attempt, with the mouse: scored, explained, and open to another try.
-    for number, question in enumerate(quiz.questions, start=1):
+    # A wrong attempt, with the mouse: scored, explained, and open to another try. The
+    # page shows a paper drawn from the quiz's bank, in its own order.
+    paper = paper_on(page, quiz)
+    assert len(paper) == quiz.paper_size
+    for number, question in enumerate(paper, start=1):
         wrong = next(o.key for o in question.options if not o.correct)
         option(question_group(page, number), question, wrong).check()
     page.get_by_role("button", name="Check my answers").click()
     expect(page.get_by_role("heading", name="Attempt 1: 0%")).to_be_visible()
     expect(page.get_by_text("Not passed yet. Read the explanations below")).to_be_visible()
-    expect(page.get_by_text("Not quite.", exact=True)).to_have_count(len(quiz.questions))
-    expect(page.get_by_role("button", name="Try again")).to_be_visible()
+    expect(page.get_by_text("Not quite.", exact=True)).to_have_count(len(paper))
+    # The results show the paper as it was answered, with why each answer was wrong.
+    assert [q.field_name for q in paper_on(page, quiz)] == [q.field_name for q in paper]
+    expect(page.get_by_text("Your answer:")).to_have_count(
+        sum(1 for q in paper if next(o for o in q.options if not o.correct).why)
+    )
     shot("quiz-failed")
+    page.get_by_role("link", name="Try again").click()
+    expect(page.get_by_role("button", name="Check my answers")).to_be_visible()
+    paper = paper_on(page, quiz)
 
     # The right answers, with the keyboard only: skip link, Tab, arrows, Space and Enter.
     page.keyboard.press("Tab")
@@ -163,15 +199,15 @@ def test_trainee_journey(app: Flask, make, page: Page, shot) -> None:
     expect(skip).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.get_by_role("main")).to_be_focused()
-    for number, question in enumerate(quiz.questions, start=1):
+    for number, question in enumerate(paper, start=1):
         answer_with_keyboard(page, question, number, set(question.correct_keys))
     tab_until(page, "el && el.type === 'submit' && el.closest('form.quiz') !== null")
-    expect(page.get_by_role("button", name="Try again")).to_be_focused()
+    expect(page.get_by_role("button", name="Check my answers")).to_be_focused()
     shot("quiz-keyboard-answers")
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Attempt 2: 100%")).to_be_visible()
     expect(page.get_by_text("You passed. Read the explanations below")).to_be_visible()
-    expect(page.get_by_text("You got this right.", exact=True)).to_have_count(len(quiz.questions))
+    expect(page.get_by_text("You got this right.", exact=True)).to_have_count(len(paper))
     expect(
         page.get_by_role("progressbar", name=f"Course progress: 2 of {total} activities complete")
     ).to_be_visible()
