@@ -394,7 +394,7 @@ def lint_quiz(config: QuizConfig) -> list[LintFinding]:
             if not o.correct and not o.why:
                 findings.append(
                     LintFinding(
-                        "warning",
+                        "error",
                         f"{where}.options[{j}]",
                         "a wrong option without `why`: say why it is wrong",
                     )

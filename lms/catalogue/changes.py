@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 UK = ZoneInfo("Europe/London")
 KEY = r"^[a-z0-9][a-z0-9-]{0,79}$"
@@ -33,26 +33,43 @@ class ChangeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: str = Field(min_length=1, max_length=200)
-    effective_on: date
+    #: The day the new rule applies from; None while no day has been set (a change
+    #: made by an Act but not yet commenced), when ``expected`` says what is known.
+    effective_on: date | None = None
+    expected: str | None = Field(default=None, min_length=1, max_length=200)
+    #: When the status of a change without ``effective_on`` was last checked.
+    checked_on: date | None = None
     law: str = Field(min_length=1, max_length=300)
     before: str = Field(min_length=1)
     after: str = Field(min_length=1)
     sources: list[SourceSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _when(self) -> ChangeSpec:
+        if self.effective_on is None and (self.expected is None or self.checked_on is None):
+            raise ValueError(
+                "give effective_on, or (for a change with no date yet) expected and checked_on"
+            )
+        if self.effective_on is not None and self.expected is not None:
+            raise ValueError("give effective_on or expected, not both")
+        return self
 
 
 @dataclass(frozen=True)
 class LawChange:
     key: str
     title: str
-    effective_on: date
+    effective_on: date | None
     law: str
     before: str
     after: str
     sources: tuple[SourceSpec, ...]
     file: str
+    expected: str | None = None
+    checked_on: date | None = None
 
     def in_force(self, on: date) -> bool:
-        return on >= self.effective_on
+        return self.effective_on is not None and on >= self.effective_on
 
 
 def today() -> date:
@@ -98,6 +115,8 @@ def load_changes(folder: Path, display_root: Path) -> tuple[dict[str, LawChange]
             after=spec.after,
             sources=tuple(spec.sources),
             file=display,
+            expected=spec.expected,
+            checked_on=spec.checked_on,
         )
     return changes, problems
 
@@ -111,26 +130,37 @@ def render_change(change: LawChange, on: date) -> Markup:
     from lms.i18n import _
     from lms.markdown import render_markdown
 
-    when = long_date(change.effective_on)
-    if change.in_force(on):
+    if change.effective_on is None:
+        state, now, other = "pending", change.before, change.after
+        headline = _(
+            "Not yet in force when this page was checked (%(checked)s): expected %(expected)s.",
+            checked=long_date(change.checked_on) if change.checked_on else "",
+            expected=change.expected,
+        )
+        other_label = _("Once it comes into force")
+    elif change.in_force(on):
+        when = long_date(change.effective_on)
         state, now, other = "in-force", change.after, change.before
         headline = _("This changed on %(date)s.", date=when)
         other_label = _("Before %(date)s", date=when)
     else:
+        when = long_date(change.effective_on)
         state, now, other = "coming", change.before, change.after
         headline = _("This changes on %(date)s.", date=when)
         other_label = _("From %(date)s", date=when)
+    label = _("Source:") if len(change.sources) == 1 else _("Sources:")
     sources = "; ".join(
         f'<a href="{escape(s.url)}" rel="noopener">{escape(s.title)}</a>' for s in change.sources
     )
     return Markup(  # noqa: S704 - every part is escaped or rendered Markdown
         f'<aside class="law-change law-change--{state}" aria-label="{escape(change.title)}">'
         f'<p class="law-change__when"><strong>{escape(headline)}</strong> '
-        f"{escape(change.title)} ({escape(change.law)})</p>"
+        f"{escape(change.title)}</p>"
         f'<div class="law-change__now">{render_markdown(now)}</div>'
         f'<details class="law-change__other"><summary>{escape(other_label)}</summary>'
         f"{render_markdown(other)}</details>"
-        f'<p class="law-change__sources">{escape(_("Source:"))} {sources}</p>'
+        f'<p class="law-change__sources">{escape(_("Law:"))} {escape(change.law)}<br>'
+        f"{escape(label)} {sources}</p>"
         "</aside>\n"
     )
 

@@ -39,6 +39,10 @@ FUTURE_DATE = re.compile(
 )
 
 
+#: How long a change announced without a date may go unchecked.
+PENDING_DAYS = 60
+
+
 @dataclass(frozen=True)
 class Finding:
     level: str  # "error" or "warning"
@@ -65,6 +69,17 @@ def lint_catalogue(
             used.update(module.changes)
             findings.extend(_module(course, module, catalogue, registry, today))
     for key, change in sorted(catalogue.changes.items()):
+        if change.checked_on is not None and (today - change.checked_on).days > PENDING_DAYS:
+            findings.append(
+                Finding(
+                    "warning",
+                    change.file,
+                    "checked_on",
+                    f"no date yet (expected {change.expected}), last checked "
+                    f"{long_date(change.checked_on)}: look for commencement regulations, then "
+                    "set effective_on or a new checked_on",
+                )
+            )
         if key not in used:
             findings.append(Finding("warning", change.file, "", "no course page names this change"))
     return findings
@@ -94,6 +109,8 @@ def _module(
         )
     for key in module.changes:
         change = catalogue.changes[key]
+        if change.effective_on is None:
+            continue
         if change.effective_on <= today and (
             module.reviewed_on is None or module.reviewed_on < change.effective_on
         ):
