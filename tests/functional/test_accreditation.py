@@ -367,9 +367,9 @@ def test_requirements_listed_for_the_trainee(app, make):
     client.post("/courses/rep/enrol", data={"csrf_token": get_csrf(client, "/courses/rep")})
     html = client.get("/certificates").get_data(as_text=True)
     for label in (
-        "Module pages read: 0 of 7",
-        "Knowledge checks passed: 0 of 7",
-        "Case studies: 0 of 7",
+        "Module pages read: 0 of 9",
+        "Knowledge checks passed: 0 of 9",
+        "Case studies: 0 of 9",
         "Feedback forms sent: 0 of 3",
         "Attendance on every day",
     ):

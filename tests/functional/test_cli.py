@@ -186,9 +186,9 @@ def test_courses_list_json(app, cli):
     assert set(data) == {"link-member", "rep"}
     rep = data["rep"]
     assert rep["title"] == "MiP rep course"
-    assert rep["version"] == "2026.1"
+    assert rep["version"] == "2027.1"
     assert rep["prerequisites"] == ["link-member"]
-    assert len(rep["modules"]) == 8
+    assert len(rep["modules"]) == 10
     assert rep["modules"][0]["activities"] == [
         {"key": "role-of-reps-reading", "type": "reading", "title": "The role of MiP reps"},
         {

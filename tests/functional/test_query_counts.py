@@ -117,7 +117,12 @@ def _targets() -> dict[str, object]:
         "run": run_id,
         "day": day_id,
         "course": course_slug,
-        "attempt": waiting.items[0].attempt.id,
+        # A first answer on both sites: an answer sent again also shows the earlier
+        # reviews (one more query, for their reviewers, however many there are).
+        "attempt": next(
+            (i.attempt.id for i in waiting.items if i.attempt.number == 1),
+            waiting.items[0].attempt.id,
+        ),
         "certificate": certificate.id,
         "token": certificate.token,
         "booked": db.session.scalar(

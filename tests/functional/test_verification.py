@@ -184,7 +184,7 @@ def test_valid_certificate_shows_what_it_accredits_and_nothing_about_the_person(
         certificate = db.session.get(Certificate, holder["id"])
         issued, expires = certificate.issued_at, certificate.expires_at
     assert "Accredited MiP Representative" in html
-    assert "MiP rep course" in html and "version 2026.1" in html
+    assert "MiP rep course" in html and "version 2027.1" in html
     assert holder["number"] in html
     assert f"<dd>{day(app, issued)}</dd>" in html
     assert f"<dd>{day(app, expires)}</dd>" in html  # valid until
@@ -650,7 +650,7 @@ def test_api_gives_the_same_facts_as_the_page(app, client, holder, make):
     }
     assert body["status"] == "valid" and body["number"] == holder["number"]
     assert body["accreditation"] == "Accredited MiP Representative"
-    assert body["course"] == {"title": "MiP rep course", "version": "2026.1"}
+    assert body["course"] == {"title": "MiP rep course", "version": "2027.1"}
     assert body["issued_on"] == issued.date().isoformat()
     assert body["expires_on"] and body["revoked_on"] is None and body["holder"] is None
     assert_nothing_about_the_person(response.get_data(as_text=True))

@@ -42,6 +42,8 @@ REP_MODULES = [
     "Working in partnership forums",
     "Employment rights",
     "Unfair dismissal",
+    "Trade union law after the Employment Rights Act 2025",
+    "The NHS in change",
 ]
 
 
@@ -84,6 +86,9 @@ def test_every_module_teaches_and_checks_knowledge(catalogue, slug):
         # The right answer is not always in the same place.
         firsts = {sorted(q.correct_keys)[0] for q in config.questions}
         assert len(firsts) > 1, module.key
+        # Each attempt draws from a larger bank, and every wrong answer is explained.
+        assert config.draw is not None and len(config.questions) > config.draw, module.key
+        assert all(o.why for q in config.questions for o in q.options if not o.correct)
 
 
 LAW = re.compile(
@@ -103,10 +108,19 @@ def test_law_is_cited_and_flagged_as_not_legal_advice(catalogue, slug):
                 r"https://www\.(gov\.uk|acas\.org\.uk|legislation\.gov\.uk|nhsemployers\.org)/",
                 text,
             ), module.key
+        # Stated as at a date, and rules that change on a date are dated changes.
+        assert "as at 1 January 2027" in text, module.key
     rep = catalogue.get("rep")
     for key in ("representing-members", "employment-rights", "unfair-dismissal"):
-        text = (rep.path / rep.activity(f"{key}-reading").source).read_text()
-        assert "2026" in text, key
+        module = rep.module_of(rep.activity(f"{key}-reading"))
+        assert module.changes, key
+    assert (
+        "unfair-dismissal-qualifying-period"
+        in rep.module_of(rep.activity("unfair-dismissal-reading")).changes
+    )
+    assert catalogue.changes["unfair-dismissal-qualifying-period"].effective_on.isoformat() == (
+        "2027-01-01"
+    )
 
 
 def test_no_real_names_from_the_seed_pages_appear_in_content():
@@ -407,9 +421,11 @@ def test_courses_check_command_lists_every_problem(app, tmp_path):
     assert "2 problem(s) in course content" in result.output
 
     good = app.test_cli_runner().invoke(args=["lms", "courses", "check"])
+    # The real courses load and pass the quality and date checks (CI fails on errors).
     assert good.exit_code == 0, good.output
-    assert "ok: link-member 2026.1: 9 modules, 19 activities" in good.output
-    assert "ok: rep 2026.1: 8 modules, 24 activities" in good.output
+    assert "ok: link-member 2027.1: 9 modules, 19 activities" in good.output
+    assert "ok: rep 2027.1: 10 modules, 30 activities" in good.output
+    assert " 0 error(s)" in good.output
 
 
 def test_seeds_are_where_the_content_says(catalogue):

@@ -141,7 +141,7 @@ def test_the_linter_wants_varied_counts_of_right_options_and_reasons():
         for f in findings
     )
     assert any(
-        f.level == "warning" and f.field == "questions[1] (m2).options[3]" and "why" in f.message
+        f.level == "error" and f.field == "questions[1] (m2).options[3]" and "why" in f.message
         for f in findings
     )
     assert Quiz().lint(QuizConfig.model_validate({"questions": same})) == findings
