@@ -187,3 +187,47 @@ def test_version_notes_say_what_changed_since_someone_completed(tmp_path):
     assert [n.version for n in course.notes_since(date(2026, 7, 1), "2026.2")] == ["2027.1"]
     assert course.notes_since(date(2027, 2, 1), "2027.1") == []
     assert course.notes_since(None, None) == []
+
+
+def test_a_change_without_a_date_says_it_is_not_yet_in_force(tmp_path, monkeypatch):
+    courses = write_site(tmp_path)
+    pending = {
+        **{k: v for k, v in CHANGE.items() if k != "effective_on"},
+        "expected": "October 2026 (government timeline)",
+        "checked_on": date(2026, 12, 3),
+    }
+    (courses / "changes" / "qualifying-period.yaml").write_text(yaml.safe_dump(pending))
+    app = create_app(
+        {
+            **base_config(f"sqlite:///{tmp_path}/db.sqlite", tmp_path / "i"),
+            "LMS_COURSES_DIR": str(courses),
+            "LMS_CERTIFICATES_DIR": str(CERTIFICATES),
+        }
+    )
+    html = app.extensions["lms.courses"].get("demo").activity("m1-reading").config.html
+    with app.test_request_context():
+        page = app.jinja_env.from_string("{{ html }}").render(html=html)
+    assert (
+        "Not yet in force when this page was checked (3 December 2026): expected October 2026 "
+        "(government timeline)." in page
+    )
+    assert "law-change--pending" in page and "Once it comes into force" in page
+    now = page.split("law-change__now")[1].split("</div>")[0]
+    assert "<strong>two years</strong>" in now
+    assert "Law: Employment Rights Act 2025" in page
+    # Checked more than 60 days ago: a warning to look for commencement.
+    catalogue = load_catalogue(courses, build_registry(), CERTIFICATES)
+    assert not any(
+        "no date yet" in f.message
+        for f in lint_catalogue(catalogue, build_registry(), date(2027, 1, 31))
+    )
+    late = lint_catalogue(catalogue, build_registry(), date(2027, 2, 2))
+    assert any(f.field == "checked_on" and "no date yet" in f.message for f in late)
+
+
+def test_a_change_needs_a_date_or_what_is_expected(tmp_path):
+    courses = write_site(tmp_path)
+    undated = {k: v for k, v in CHANGE.items() if k != "effective_on"}
+    (courses / "changes" / "qualifying-period.yaml").write_text(yaml.safe_dump(undated))
+    with pytest.raises(CourseContentError, match="give effective_on, or"):
+        load_catalogue(courses, build_registry(), CERTIFICATES)
