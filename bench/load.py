@@ -63,7 +63,10 @@ PAGES: dict[str, tuple[str | None, float | None, str]] = {
     "verify": (None, 0.5, "floor"),
     "api": (None, 0.5, "floor"),
     "static": (None, None, "floor"),
+    # The PDF as a browser gets it: the signed link on the holder's certificates page.
     "pdf": ("holder", 0.8, "static"),
+    # The checked address that link stands for (old bookmarks, expired links).
+    "pdf checked": ("holder", None, "static"),
 }
 
 
@@ -104,7 +107,7 @@ def main() -> int:
         unknown = wanted - set(PAGES)
         if unknown:
             parser.error(f"unknown pages: {', '.join(sorted(unknown))}")
-        if "pdf" in wanted:
+        if wanted & {"pdf", "pdf checked"}:
             wanted.add("static")
         pages = [p for p in PAGES if p in wanted or p == "floor"]
 
@@ -427,13 +430,22 @@ def run(args, site: Path, pages: list[str]) -> int:
             "register": f"{base}/register",
             "verify": f"{base}/verify/{facts['token']}",
             "api": f"{base}/api/v1/certificates/{facts['token']}",
-            "pdf": f"{base}/certificates/{facts['number']}.pdf",
+            "pdf checked": f"{base}/certificates/{facts['number']}.pdf",
             "static": f"{base}/static/{static_name}",
         }
+        if "pdf" in pages:
+            # The signed link the holder's certificates page gives (valid five minutes:
+            # longer than any run of one page).
+            _status, _type, html = fetch(f"{base}/certificates", cookies["holder"])
+            found = re.search(rb'href="(/certificates/files/[^"]+[.]pdf)"', html)
+            if found is None:
+                raise SystemExit("no PDF link on the holder's certificates page")
+            urls["pdf"] = base + found.group(1).decode()
         if "static" in pages:
             # A static file as large as the PDF: its very bytes, fetched once.
             status, _type, pdf = fetch(
-                urls["pdf"], cookies.get("holder") or login(base, facts["holder"], password)
+                urls["pdf checked"],
+                cookies.get("holder") or login(base, facts["holder"], password),
             )
             if status != 200:
                 raise SystemExit(f"the certificate PDF answered {status}")

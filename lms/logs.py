@@ -24,6 +24,7 @@ SECRET_PATHS: dict[str, str] = {
     "/verify/": "certificate verification token (the QR code's link)",
     "/api/v1/certificates/": "the same verification token, through the API",
     "/password/set/": "set-password and password-reset links",
+    "/certificates/files/": "a certificate PDF's short-lived download link",
 }
 #: Segments after a prefix above that are routes, not secrets (``POST /verify/file``).
 NOT_SECRET_SEGMENTS = frozenset({"file"})

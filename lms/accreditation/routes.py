@@ -28,6 +28,7 @@ from lms.accreditation.models import (
     Certificate,
     CertificateFile,
 )
+from lms.db import QuickRead
 from lms.exports import csv_response, csv_text
 from lms.extensions import db
 from lms.i18n import _
@@ -126,10 +127,21 @@ def _pdf_response(
         response.headers["Retry-After"] = "10"
         response.headers["Cache-Control"] = "private, no-store"
         return response
+    return _file_response(certificate.number, stored, download)
+
+
+def _file_response(number: str, stored: Any, download: bool) -> Response:
+    """Send the stored file ``stored`` (with sha256, size, created_at) of certificate
+    ``number``, checked against its hash, with the hash as its ETag."""
     try:
         path = storage.verify_file(stored.sha256, stored.size)
     except storage.StoredFileError:
-        log.error("Certificate file %s cannot be served: missing or changed on disk", stored.id)
+        log.error(
+            "The stored file of certificate %s (SHA-256 %s) cannot be served: missing or "
+            "changed on disk",
+            number,
+            stored.sha256,
+        )
         return Response(
             render_template(
                 "errors/error.html",
@@ -146,7 +158,7 @@ def _pdf_response(
         path,
         mimetype="application/pdf",
         as_attachment=download,
-        download_name=f"{certificate.number}.pdf",
+        download_name=f"{number}.pdf",
         conditional=True,
         etag=stored.sha256,
         last_modified=stored.created_at,
@@ -156,6 +168,53 @@ def _pdf_response(
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-SHA256"] = stored.sha256
     return response
+
+
+_CURRENT_FILE = QuickRead(
+    select(
+        CertificateFile.__table__.c.sha256,
+        CertificateFile.__table__.c.size,
+        CertificateFile.__table__.c.created_at,
+    )
+    .select_from(
+        Certificate.__table__.join(
+            CertificateFile.__table__,
+            and_(
+                CertificateFile.__table__.c.certificate_id == Certificate.__table__.c.id,
+                CertificateFile.__table__.c.is_current,
+            ),
+        )
+    )
+    .where(Certificate.__table__.c.number == bindparam("number"))
+    # One current file a certificate; the newest first if ever two (first row read).
+    .order_by(CertificateFile.__table__.c.id.desc())
+)
+
+
+@bp.app_template_global()
+def certificate_file_url(certificate: Certificate) -> str:
+    """The PDF link a page shows beside a certificate it has already let the viewer
+    see: a short-lived signed link (:func:`storage.file_link`), audited when the viewer
+    is not the holder."""
+    return storage.file_link(certificate.number, audited=certificate.user_id != current_user.id)
+
+
+@bp.get("/certificates/files/<token>/<number>.pdf")
+def file(token: str, number: str):
+    """A PDF through the signed link a page gave after its access check
+    (:func:`storage.file_link`): no login or permission lookup, one quick read of the
+    current file. An expired link, or one from another browser session, goes to
+    :func:`download`, which checks access again."""
+    link = storage.read_file_link(token, number)
+    if link is None:
+        return redirect(url_for("accreditation.download", number=number), 303)
+    download_it, audited = link
+    stored = _CURRENT_FILE.first(number=number)
+    if stored is None:
+        return redirect(url_for("accreditation.download", number=number), 303)
+    if audited:
+        audit("certificate PDF", number=number)
+    return _file_response(number, stored, download_it)
 
 
 @bp.get("/certificates/<number>.pdf")

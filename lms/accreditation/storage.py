@@ -115,3 +115,61 @@ def verify_file(sha256: str, size: int, root: Path | None = None) -> Path:
             _verified.clear()
         _verified[target] = status
     return target
+
+
+# --- Download links ------------------------------------------------------------------------
+#
+# A page that shows someone a certificate they may download (after its access check)
+# links to the PDF with a short-lived signed link. Following it needs no login, user or
+# permission lookup: the signature says the check was made, the link names the
+# certificate and is bound to the browser session it was made for (a hash of the session
+# cookie, so it is no use in another browser or after logging out), and it expires after
+# FILE_LINK_SECONDS. An expired or foreign link is sent to the ordinary download address,
+# which checks access again.
+
+FILE_LINK_SECONDS = 300
+_FILE_LINK_SALT = "certificate-file-link"
+
+
+def _link_serializer():
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(
+        current_app.secret_key,
+        salt=_FILE_LINK_SALT,
+        signer_kwargs={"digest_method": hashlib.sha256},
+    )
+
+
+def _session_binding() -> str:
+    from flask import current_app, request
+
+    cookie = request.cookies.get(current_app.config["SESSION_COOKIE_NAME"], "")
+    return hashlib.sha256(cookie.encode()).hexdigest()[:24]
+
+
+def file_link(number: str, download: bool = True, audited: bool = False) -> str:
+    """The signed download link of certificate ``number`` for this browser session.
+    ``audited``: the viewer is not the holder, so following the link is audited."""
+    from flask import url_for
+
+    token = _link_serializer().dumps([number, _session_binding(), int(download), int(audited)])
+    return url_for("accreditation.file", token=token, number=number)
+
+
+def read_file_link(token: str, number: str) -> tuple[bool, bool] | None:
+    """(download, audited) of a valid link for ``number`` in this session, else None."""
+    import hmac
+
+    from itsdangerous import BadSignature
+
+    try:
+        signed, binding, download, audited = _link_serializer().loads(
+            token, max_age=FILE_LINK_SECONDS
+        )
+    except (BadSignature, ValueError, TypeError):
+        return None
+    if signed != number or not hmac.compare_digest(str(binding), _session_binding()):
+        return None
+    return bool(download), bool(audited)

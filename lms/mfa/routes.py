@@ -40,7 +40,16 @@ bp = Blueprint("mfa", __name__)
 
 #: What a person who must set up a second factor can still reach before they have.
 SETUP_ENDPOINTS = frozenset(
-    {"static", "accounts.account", "accounts.logout", "accounts.login", "catalogue.home"}
+    {
+        "static",
+        "accounts.account",
+        "accounts.logout",
+        "accounts.login",
+        "catalogue.home",
+        # A certificate PDF's signed link: only pages this check let through make one,
+        # and following it must not cost a lookup of the person.
+        "accreditation.file",
+    }
 )
 SETUP_BLUEPRINTS = frozenset({"mfa", "sessions"})
 

@@ -360,6 +360,16 @@ ROUTES = [
         refused=dict.fromkeys(LOGGED_IN, 404),
         needs=frozenset({"certificate"}),
     ),
+    # A PDF's signed link that is not valid here (forged, expired, another browser's)
+    # goes to the download address above, which checks access: the same for everyone.
+    Route(
+        "accreditation.file",
+        "GET",
+        "/certificates/files/not-a-signed-link/{number}.pdf",
+        EVERYONE,
+        ok=(303, "/certificates/{number}.pdf"),
+        needs=frozenset({"certificate"}),
+    ),
     # Course runs: trainees sign up and give up places.
     Route(
         "runs.sign_up",

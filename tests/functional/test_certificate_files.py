@@ -209,3 +209,100 @@ def test_someone_elses_pdf_is_audited_ones_own_is_not(app, issued, make, caplog)
     assert office.get(url).status_code == 200
     lines = [r.getMessage() for r in caplog.records if r.name == "lms.audit"]
     assert lines == [f"user {office_id} GET certificate PDF number={issued['number']}"]
+
+
+def _link_on(client, page: str) -> str:
+    import re
+
+    html = client.get(page).get_data(as_text=True)
+    links = re.findall(r'href="(/certificates/files/[^"]+\.pdf)"', html)
+    assert links, f"no PDF link on {page}"
+    return links[0]
+
+
+def test_pages_link_the_pdf_with_a_signed_link_that_serves_the_file_without_a_lookup(app, issued):
+    from sqlalchemy import event
+
+    client = holder(app)
+    for page in ("/certificates", "/dashboard"):
+        link = _link_on(client, page)
+        assert link.endswith(f"/{issued['number']}.pdf")
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            statements.append(statement)
+
+    from lms.accreditation import routes
+
+    reads: list[str] = []
+    quick = routes._CURRENT_FILE.first
+
+    def counted(**params):
+        reads.append(params["number"])
+        return quick(**params)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    routes._CURRENT_FILE.first = counted
+    try:
+        response = client.get(link)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        routes._CURRENT_FILE.first = quick
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    with app.app_context():
+        assert response.data == storage.path_for(issued["sha"]).read_bytes()
+    assert response.headers["ETag"] == f'"{issued["sha"]}"'
+    assert "no-store" in response.headers["Cache-Control"]
+    # One quick read of the current file (and the session's data, both straight on the
+    # DBAPI cursor): no user, login or permission query through SQLAlchemy.
+    assert reads == [issued["number"]]
+    assert statements == [], statements
+    again = client.get(link, headers={"If-None-Match": f'"{issued["sha"]}"'})
+    assert again.status_code == 304
+
+
+def test_a_signed_link_is_no_use_elsewhere_later_or_for_another_certificate(
+    app, issued, monkeypatch
+):
+    client = holder(app)
+    link = _link_on(client, "/certificates")
+    download = f"/certificates/{issued['number']}.pdf"
+    # Another browser (no session, or someone else's): sent to the checked download.
+    stranger = app.test_client()
+    response = stranger.get(link)
+    assert response.status_code == 303 and response.location == download
+    assert stranger.get(download).status_code == 302  # to the login page
+    # Another certificate's number in the same link.
+    other = link.replace(f"/{issued['number']}.pdf", "/MIP-LM-0000-0000.pdf")
+    assert client.get(other).status_code == 303
+    # A changed token.
+    token = link.split("/")[3]
+    assert client.get(link.replace(token, token[:-2] + "xx")).status_code == 303
+    # Expired.
+    monkeypatch.setattr(storage, "FILE_LINK_SECONDS", -1)
+    assert client.get(link).status_code == 303
+    monkeypatch.undo()
+    assert client.get(link).status_code == 200
+    # After logging out the link ends with the session.
+    from tests.conftest import csrf_from
+
+    page = client.get("/account").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_from(page)})
+    assert client.get(link).status_code == 303
+
+
+def test_a_staff_members_signed_link_is_audited(app, issued, make, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="lms.audit")
+    office_id = make("admin", email="office@example.org", region_name=None)
+    office = app.test_client()
+    assert login(office, "office@example.org").status_code == 302
+    link = _link_on(office, f"/register/certificates/{issued['id']}")
+    caplog.clear()
+    assert office.get(link).status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "lms.audit"]
+    assert lines == [f"user {office_id} GET certificate PDF number={issued['number']}"]

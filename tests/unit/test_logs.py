@@ -18,6 +18,10 @@ TOKEN = secrets.token_urlsafe(32)
         (f"/verify/{TOKEN}", "/verify/[redacted]"),
         (f"/password/set/{TOKEN}", "/password/set/[redacted]"),
         (f"/api/v1/certificates/{TOKEN}", "/api/v1/certificates/[redacted]"),
+        (
+            "/certificates/files/WyJNSVAtTE0iLCJhYiJd.Zx1.sig_-x/MIP-LM-2026-0001.pdf",
+            "/certificates/files/[redacted]/MIP-LM-2026-0001.pdf",
+        ),
         # What follows the secret segment is kept.
         (f"/verify/{TOKEN}/extra", "/verify/[redacted]/extra"),
         (f"/verify/{TOKEN}?lang=cy", "/verify/[redacted]?lang=cy"),
