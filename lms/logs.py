@@ -154,15 +154,20 @@ def audit_response(response):
     return response
 
 
-def audit(what: str, **ids) -> None:
+def audit(what: str, viewer: int | str | None = None, **ids) -> None:
     """One audit line: the signed-in viewer, the request's method, ``what`` was seen and
     ``ids`` (numbers and codes only). For views that audit themselves, e.g. a staff
-    member opening someone else's certificate PDF (one's own is not audited)."""
+    member opening someone else's certificate PDF (one's own is not audited).
+    ``viewer``: the viewer's id when the request has no session to read it from."""
     from flask import request
 
     shown = " ".join(f"{key}={value}" for key, value in sorted(ids.items()))
     audit_log.info(
-        "user %s %s %s%s", viewer_id(), request.method, what, f" {shown}" if shown else ""
+        "user %s %s %s%s",
+        viewer if viewer is not None else viewer_id(),
+        request.method,
+        what,
+        f" {shown}" if shown else "",
     )
 
 

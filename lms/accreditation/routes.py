@@ -28,7 +28,6 @@ from lms.accreditation.models import (
     Certificate,
     CertificateFile,
 )
-from lms.db import QuickRead
 from lms.exports import csv_response, csv_text
 from lms.extensions import db
 from lms.i18n import _
@@ -38,6 +37,7 @@ from lms.pagination import page_args
 from lms.review.services import history
 from lms.runs import services as runs
 from lms.security import roles_required
+from lms.sessions.store import without_session
 
 log = logging.getLogger(__name__)
 
@@ -170,50 +170,32 @@ def _file_response(number: str, stored: Any, download: bool) -> Response:
     return response
 
 
-_CURRENT_FILE = QuickRead(
-    select(
-        CertificateFile.__table__.c.sha256,
-        CertificateFile.__table__.c.size,
-        CertificateFile.__table__.c.created_at,
-    )
-    .select_from(
-        Certificate.__table__.join(
-            CertificateFile.__table__,
-            and_(
-                CertificateFile.__table__.c.certificate_id == Certificate.__table__.c.id,
-                CertificateFile.__table__.c.is_current,
-            ),
-        )
-    )
-    .where(Certificate.__table__.c.number == bindparam("number"))
-    # One current file a certificate; the newest first if ever two (first row read).
-    .order_by(CertificateFile.__table__.c.id.desc())
-)
-
-
 @bp.app_template_global()
 def certificate_file_url(certificate: Certificate) -> str:
     """The PDF link a page shows beside a certificate it has already let the viewer
     see: a short-lived signed link (:func:`storage.file_link`), audited when the viewer
     is not the holder."""
-    return storage.file_link(certificate.number, audited=certificate.user_id != current_user.id)
+    stored = certificate.current_file
+    if stored is None:  # not rendered yet: the checked address says it is being prepared
+        return url_for("accreditation.download", number=certificate.number)
+    viewer = current_user.id if certificate.user_id != current_user.id else None
+    return storage.file_link(certificate.number, stored, audited_viewer=viewer)
 
 
 @bp.get("/certificates/files/<token>/<number>.pdf")
+@without_session
 def file(token: str, number: str):
     """A PDF through the signed link a page gave after its access check
-    (:func:`storage.file_link`): no login or permission lookup, one quick read of the
-    current file. An expired link, or one from another browser session, goes to
+    (:func:`storage.file_link`): the link names the file, so nothing is looked up (no
+    session, person, permission or file row); the file is still checked against its
+    hash. An expired link, or one from another browser session, goes to
     :func:`download`, which checks access again."""
     link = storage.read_file_link(token, number)
     if link is None:
         return redirect(url_for("accreditation.download", number=number), 303)
-    download_it, audited = link
-    stored = _CURRENT_FILE.first(number=number)
-    if stored is None:
-        return redirect(url_for("accreditation.download", number=number), 303)
-    if audited:
-        audit("certificate PDF", number=number)
+    stored, download_it, viewer = link
+    if viewer is not None:
+        audit("certificate PDF", viewer=viewer, number=number)
     return _file_response(number, stored, download_it)
 
 

@@ -590,7 +590,10 @@ def revoke(certificate: Certificate, actor: User, reason: str) -> None:
 def certificates_of(user: User) -> list[Certificate]:
     return list(
         db.session.scalars(
-            select(Certificate).where(Certificate.user_id == user.id).order_by(Certificate.id)
+            select(Certificate)
+            .where(Certificate.user_id == user.id)
+            .options(selectinload(Certificate.files))  # for each one's current PDF link
+            .order_by(Certificate.id)
         )
     )
 

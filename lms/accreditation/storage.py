@@ -15,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 
@@ -149,27 +152,53 @@ def _session_binding() -> str:
     return hashlib.sha256(cookie.encode()).hexdigest()[:24]
 
 
-def file_link(number: str, download: bool = True, audited: bool = False) -> str:
-    """The signed download link of certificate ``number`` for this browser session.
-    ``audited``: the viewer is not the holder, so following the link is audited."""
+@dataclass(frozen=True)
+class LinkedFile:
+    """What a signed link says about the file it serves."""
+
+    sha256: str
+    size: int
+    created_at: datetime
+
+
+def file_link(
+    number: str, stored: Any, download: bool = True, audited_viewer: int | None = None
+) -> str:
+    """The signed download link of certificate ``number``'s stored file ``stored`` (its
+    current one when the page was made) for this browser session. ``audited_viewer``:
+    the id of a viewer who is not the holder; following the link is audited under that
+    id (the link's request reads no session to find it)."""
     from flask import url_for
 
-    token = _link_serializer().dumps([number, _session_binding(), int(download), int(audited)])
+    made = int(stored.created_at.timestamp())
+    token = _link_serializer().dumps(
+        [
+            number,
+            stored.sha256,
+            stored.size,
+            made,
+            _session_binding(),
+            int(download),
+            audited_viewer,
+        ]
+    )
     return url_for("accreditation.file", token=token, number=number)
 
 
-def read_file_link(token: str, number: str) -> tuple[bool, bool] | None:
-    """(download, audited) of a valid link for ``number`` in this session, else None."""
+def read_file_link(token: str, number: str) -> tuple[LinkedFile, bool, int | None] | None:
+    """(file, download, audited viewer) of a valid link for ``number`` in this session,
+    else None."""
     import hmac
 
     from itsdangerous import BadSignature
 
     try:
-        signed, binding, download, audited = _link_serializer().loads(
+        signed, sha256, size, made, binding, download, audited = _link_serializer().loads(
             token, max_age=FILE_LINK_SECONDS
         )
     except (BadSignature, ValueError, TypeError):
         return None
     if signed != number or not hmac.compare_digest(str(binding), _session_binding()):
         return None
-    return bool(download), bool(audited)
+    stored = LinkedFile(str(sha256), int(size), datetime.fromtimestamp(int(made), UTC))
+    return stored, bool(download), (int(audited) if audited is not None else None)

@@ -52,8 +52,45 @@ def _plain(value):
     raise TypeError(f"cannot keep a {type(value).__name__} in a session")
 
 
+def without_session(view):
+    """Mark a view that never reads or writes the session (a signed download link):
+    requests to it get an empty session that cannot be saved, and its data is not even
+    read. The view's address up to its first variable part must be its own."""
+    view.lms_without_session = True
+    return view
+
+
+def _sessionless_prefixes(app: Flask) -> tuple[str, ...]:
+    """The fixed start of each address served by a :func:`without_session` view."""
+    prefixes = []
+    rules = list(app.url_map.iter_rules())
+    for rule in rules:
+        view = app.view_functions.get(rule.endpoint)
+        if getattr(view, "lms_without_session", False):
+            prefix = rule.rule.split("<", 1)[0]
+            clash = [
+                r.rule
+                for r in rules
+                if r.endpoint != rule.endpoint and r.rule.split("<", 1)[0].startswith(prefix)
+            ]
+            if len(prefix) < 2 or clash:
+                raise RuntimeError(f"{rule.rule} cannot go without a session: it shares {clash}")
+            prefixes.append(prefix)
+    return tuple(prefixes)
+
+
 class _Keys:
     """What both stores share: hashed keys, rotation after commit, a shorter anonymous life."""
+
+    _sessionless: tuple[str, ...] | None = None
+
+    def open_session(self, app: Flask, request):
+        prefixes = self._sessionless
+        if prefixes is None:  # the first request, once every route is registered
+            prefixes = self._sessionless = _sessionless_prefixes(app)
+        if prefixes and request.path.startswith(prefixes):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def _get_store_id(self, sid: str) -> str:  # Flask-Session's hook
         return store_key(sid)

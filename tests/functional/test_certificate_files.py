@@ -233,33 +233,23 @@ def test_pages_link_the_pdf_with_a_signed_link_that_serves_the_file_without_a_lo
         if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
             statements.append(statement)
 
-    from lms.accreditation import routes
-
-    reads: list[str] = []
-    quick = routes._CURRENT_FILE.first
-
-    def counted(**params):
-        reads.append(params["number"])
-        return quick(**params)
-
     with app.app_context():
         engine = db.engine
     event.listen(engine, "before_cursor_execute", count)
-    routes._CURRENT_FILE.first = counted
     try:
         response = client.get(link)
     finally:
         event.remove(engine, "before_cursor_execute", count)
-        routes._CURRENT_FILE.first = quick
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     with app.app_context():
         assert response.data == storage.path_for(issued["sha"]).read_bytes()
     assert response.headers["ETag"] == f'"{issued["sha"]}"'
     assert "no-store" in response.headers["Cache-Control"]
-    # One quick read of the current file (and the session's data, both straight on the
-    # DBAPI cursor): no user, login or permission query through SQLAlchemy.
-    assert reads == [issued["number"]]
+    # The link names the file: no session, user, permission or file query.
     assert statements == [], statements
+    # The session is not read or written: no cookie is set, the session stays as it was.
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/dashboard").status_code == 200
     again = client.get(link, headers={"If-None-Match": f'"{issued["sha"]}"'})
     assert again.status_code == 304
 
@@ -306,3 +296,25 @@ def test_a_staff_members_signed_link_is_audited(app, issued, make, caplog):
     assert office.get(link).status_code == 200
     lines = [r.getMessage() for r in caplog.records if r.name == "lms.audit"]
     assert lines == [f"user {office_id} GET certificate PDF number={issued['number']}"]
+
+
+def test_a_signed_link_made_before_a_new_rendering_still_serves_a_checked_file(app, issued):
+    client = holder(app)
+    link = _link_on(client, "/certificates")
+    with app.app_context():
+        path = storage.path_for(issued["sha"])
+    original = path.read_bytes()
+    path.chmod(0o640)
+    path.write_bytes(original[:-10] + b"0123456789")  # the named file changed on disk
+    response = client.get(link)
+    assert response.status_code == 500 and b"%PDF" not in response.data
+
+
+def test_a_certificate_not_yet_rendered_links_to_the_checked_address(app, issued):
+    with app.app_context():
+        for stored in db.session.scalars(select(CertificateFile)):
+            stored.is_current = False
+        db.session.commit()
+    html = holder(app).get("/certificates").get_data(as_text=True)
+    assert f'href="/certificates/{issued["number"]}.pdf"' in html
+    assert "/certificates/files/" not in html
