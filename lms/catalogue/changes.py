@@ -133,7 +133,7 @@ def render_change(change: LawChange, on: date) -> Markup:
     if change.effective_on is None:
         state, now, other = "pending", change.before, change.after
         headline = _(
-            "Not yet in force when this page was checked (%(checked)s): expected %(expected)s.",
+            "Not yet in force when last checked (%(checked)s). Expected: %(expected)s.",
             checked=long_date(change.checked_on) if change.checked_on else "",
             expected=change.expected,
         )
@@ -154,8 +154,8 @@ def render_change(change: LawChange, on: date) -> Markup:
     )
     return Markup(  # noqa: S704 - every part is escaped or rendered Markdown
         f'<aside class="law-change law-change--{state}" aria-label="{escape(change.title)}">'
-        f'<p class="law-change__when"><strong>{escape(headline)}</strong> '
-        f"{escape(change.title)}</p>"
+        f'<p class="law-change__title"><strong>{escape(change.title)}</strong></p>'
+        f'<p class="law-change__when">{escape(headline)}</p>'
         f'<div class="law-change__now">{render_markdown(now)}</div>'
         f'<details class="law-change__other"><summary>{escape(other_label)}</summary>'
         f"{render_markdown(other)}</details>"

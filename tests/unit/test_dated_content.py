@@ -208,7 +208,7 @@ def test_a_change_without_a_date_says_it_is_not_yet_in_force(tmp_path, monkeypat
     with app.test_request_context():
         page = app.jinja_env.from_string("{{ html }}").render(html=html)
     assert (
-        "Not yet in force when this page was checked (3 December 2026): expected October 2026 "
+        "Not yet in force when last checked (3 December 2026). Expected: October 2026 "
         "(government timeline)." in page
     )
     assert "law-change--pending" in page and "Once it comes into force" in page
