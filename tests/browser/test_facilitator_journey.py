@@ -285,12 +285,12 @@ def test_facilitator_runs_a_course_and_reviews_a_case_study(
     answer = trainee.get_by_label("Write how you would handle this situation")
     answer.fill(FIRST_ANSWER)
     # drafts.js posts the draft after 1.5 s without typing; the status is the field's description.
-    expect(answer).to_have_accessible_description(re.compile(r"Draft saved\.$"))
+    expect(answer).to_have_accessible_description(re.compile(r"Draft saved\.$"), timeout=15_000)
     snap(trainee, "case-study-draft-saved")
     trainee.reload()
     expect(answer).to_have_value(FIRST_ANSWER)
     # "Draft saved." on a fresh page comes from the server, so the server has the text.
-    expect(answer).to_have_accessible_description(re.compile(r"Draft saved\.$"))
+    expect(answer).to_have_accessible_description(re.compile(r"Draft saved\.$"), timeout=15_000)
     trainee.get_by_role("button", name="Send my answer for review").click()
     expect(trainee.get_by_role("heading", name="Model guidance")).to_be_visible()
     expect(trainee.get_by_text("Waiting for a facilitator to review it")).to_be_visible()
@@ -332,7 +332,7 @@ def test_facilitator_runs_a_course_and_reviews_a_case_study(
     expect(trainee.get_by_role("heading", name="Revise your answer")).to_be_visible()
     expect(answer).to_have_value(FIRST_ANSWER)
     answer.fill(FIRST_ANSWER + REVISION)
-    expect(answer).to_have_accessible_description(re.compile(r"Draft saved\.$"))
+    expect(answer).to_have_accessible_description(re.compile(r"Draft saved\.$"), timeout=15_000)
     trainee.get_by_role("button", name="Send my revised answer").click()
     expect(trainee.get_by_text("Waiting for a facilitator to review it")).to_be_visible()
 
