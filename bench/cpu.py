@@ -75,13 +75,19 @@ def run(args, site: Path) -> None:
     if answer.status_code != 302:
         raise SystemExit(f"logging in as {facts['holder']} failed")
     visitor = app.test_client()
+    # The PDF link the holder's certificates page gives (signed, valid five minutes).
+    certificates = holder.get("/certificates").get_data(as_text=True)
+    link = re.search(r'href="(/certificates/files/[^"]+[.]pdf)"', certificates)
+    if link is None:
+        raise SystemExit("no PDF link on the holder's certificates page")
     pages = {
         "dashboard": (holder, "/dashboard"),
         "reading": (holder, f"/learn/{facts['course']}/{facts['reading']}"),
         "quiz": (holder, f"/learn/{facts['course']}/{facts['quiz']}"),
         "verify": (visitor, f"/verify/{facts['token']}"),
         "api": (visitor, f"/api/v1/certificates/{facts['token']}"),
-        "pdf": (holder, f"/certificates/{facts['number']}.pdf"),
+        "pdf": (holder, link.group(1)),
+        "pdf checked": (holder, f"/certificates/{facts['number']}.pdf"),
         "static": (visitor, "/static/img/logo.svg"),
     }
     if args.profile:
