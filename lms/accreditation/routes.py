@@ -175,7 +175,9 @@ def certificate_file_url(certificate: Certificate) -> str:
     """The PDF link a page shows beside a certificate it has already let the viewer
     see: a short-lived signed link (:func:`storage.file_link`), audited when the viewer
     is not the holder."""
-    stored = certificate.current_file
+    stored = getattr(certificate, "linked_file", _NOT_LOOKED_UP)
+    if stored is _NOT_LOOKED_UP:
+        stored = certificate.current_file
     if stored is None:  # not rendered yet: the checked address says it is being prepared
         return url_for("accreditation.download", number=certificate.number)
     viewer = current_user.id if certificate.user_id != current_user.id else None

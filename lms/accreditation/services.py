@@ -588,14 +588,32 @@ def revoke(certificate: Certificate, actor: User, reason: str) -> None:
 
 
 def certificates_of(user: User) -> list[Certificate]:
-    return list(
+    """The person's certificates, each with its current file's facts for the PDF link
+    (``linked_file``: hash, size, time; None before it is rendered), read in one query
+    of three columns rather than as file objects."""
+    certificates = list(
         db.session.scalars(
-            select(Certificate)
-            .where(Certificate.user_id == user.id)
-            .options(selectinload(Certificate.files))  # for each one's current PDF link
-            .order_by(Certificate.id)
+            select(Certificate).where(Certificate.user_id == user.id).order_by(Certificate.id)
         )
     )
+    if certificates:
+        rows = db.session.execute(
+            select(
+                CertificateFile.certificate_id,
+                CertificateFile.sha256,
+                CertificateFile.size,
+                CertificateFile.created_at,
+            )
+            .where(
+                CertificateFile.certificate_id.in_([c.id for c in certificates]),
+                CertificateFile.is_current,
+            )
+            .order_by(CertificateFile.id)
+        ).all()
+        current = {row.certificate_id: row for row in rows}  # the newest if ever two
+        for certificate in certificates:
+            certificate.linked_file = current.get(certificate.id)
+    return certificates
 
 
 def accreditations_of(user: User) -> list[Accreditation]:
