@@ -53,9 +53,14 @@ def dashboard():
                 "course": course,
                 "progress": services.course_progress(enrolment, course, done[enrolment.id]),
                 "resume": services.resume_activity(enrolment, course, done[enrolment.id]),
-                "changed": course.notes_since(
-                    enrolment.completed_at.date() if enrolment.completed_at else None,
-                    enrolment.completed_version,
+                # What changed that matters since the person completed the course
+                # (or, still working through it, since they joined).
+                "changed": (
+                    course.notes_since(enrolment.completed_at.date(), enrolment.completed_version)
+                    if enrolment.completed_at
+                    else course.notes_since(
+                        enrolment.enrolled_at.date(), enrolment.enrolled_version
+                    )
                 ),
             }
         )

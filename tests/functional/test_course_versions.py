@@ -41,6 +41,25 @@ def test_completed_the_current_version_sees_no_changes(app, trainee_client):
     assert "What has changed since you completed it" not in page
 
 
+def test_joined_an_earlier_version_sees_what_changed_while_working_through_it(app, trainee_client):
+    enrol(trainee_client)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "sam@example.org"))
+        enrolment = db.session.scalar(select(Enrolment).where(Enrolment.user_id == user.id))
+        enrolment.enrolled_at = datetime(2026, 9, 1, 12)
+        enrolment.enrolled_version = "2026.1"
+        db.session.commit()
+    page = trainee_client.get("/dashboard").get_data(as_text=True)
+    assert "What has changed since you joined (version 2026.1)" in page
+    # Someone who joins the current version sees no such note.
+    with app.app_context():
+        enrolment = db.session.scalar(select(Enrolment))
+        enrolment.enrolled_at = datetime(2026, 12, 4, 9)
+        enrolment.enrolled_version = app.extensions["lms.courses"].get("link-member").version
+        db.session.commit()
+    assert "What has changed since" not in trainee_client.get("/dashboard").get_data(as_text=True)
+
+
 def test_the_reading_page_says_when_its_facts_were_checked(app, trainee_client):
     enrol(trainee_client)
     page = trainee_client.get("/learn/link-member/signposting-reading").get_data(as_text=True)
