@@ -326,7 +326,16 @@ def _init_errors(app: Flask) -> None:
 
     @app.errorhandler(404)
     def not_found(_e):
-        return page(404, _("Page not found"), _("Check the address, or go back to your dashboard."))
+        from flask_login import current_user
+
+        # The message says where the page's one button goes.
+        return page(
+            404,
+            _("Page not found"),
+            _("Check the address, or go back to your courses.")
+            if current_user.is_authenticated
+            else _("Check the address, or start again from the home page."),
+        )
 
     @app.errorhandler(405)
     def method_not_allowed(_e):

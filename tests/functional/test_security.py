@@ -398,3 +398,20 @@ def test_views_of_peoples_records_are_audited_by_id_only(app, client, make, capl
     lines = [r.getMessage() for r in caplog.records if r.name == "lms.audit"]
     assert lines == [f"user {officer} GET register", f"user {officer} GET register export"]
     assert "Secretname" not in caplog.text and "member@example.org" not in caplog.text
+
+
+def test_page_not_found_says_where_its_button_goes(app, client, trainee_client):
+    visitor = client.get("/no-such-page").get_data(as_text=True)
+    assert "start again from the home page" in visitor and "Go to the home page" in visitor
+    signed_in = trainee_client.get("/no-such-page").get_data(as_text=True)
+    assert "go back to your courses" in signed_in and "Go to my courses" in signed_in
+
+
+def test_an_error_that_names_its_field_is_not_prefixed_with_the_label(app, client):
+    from tests.conftest import get_csrf
+
+    token = get_csrf(client, "/login")
+    html = client.post(
+        "/login", data={"csrf_token": token, "email": "nobody@example.org", "password": "x" * 14}
+    ).get_data(as_text=True)
+    assert '<a href="#password">The email address or password is not right.</a>' in html
