@@ -752,3 +752,10 @@ def test_typed_numbers_are_forgiving(app, client, holder):
     )
     assert response.status_code == 200
     assert "Genuine and valid" in response.get_data(as_text=True)
+
+
+def test_the_home_page_offers_checking_a_certificate_beside_logging_in(client):
+    html = client.get("/").get_data(as_text=True)
+    hero = html.split('<section class="hero">')[1].split("</section>")[0]
+    assert 'href="/login">Log in</a>' in hero
+    assert 'href="/verify">Check a certificate</a>' in hero
