@@ -53,6 +53,7 @@ def dashboard():
                 "course": course,
                 "progress": services.course_progress(enrolment, course, done[enrolment.id]),
                 "resume": services.resume_activity(enrolment, course, done[enrolment.id]),
+                "next": services.next_activity(course, done[enrolment.id]),
                 # What changed that matters since the person completed the course
                 # (or, still working through it, since they joined).
                 "changed": (

@@ -276,6 +276,15 @@ def resume_activity(
     return course.activities[0]
 
 
+def next_activity(course: Course, done_keys: set[str]) -> Activity | None:
+    """The first required activity not yet complete, in course order (None when every
+    required one is): the trainee's true next step, wherever they last were."""
+    for activity in course.activities:
+        if activity.key in course.required_keys and activity.key not in done_keys:
+            return activity
+    return None
+
+
 def record_visit(enrolment: Enrolment, activity: Activity) -> None:
     """Remember that the trainee is at ``activity`` (where "Continue" takes them).
 

@@ -160,8 +160,10 @@ def test_resume_goes_to_last_visited_activity(trainee_client):
     trainee_client.get("/learn/link-member/recruiting-check")
     response = trainee_client.get("/learn/link-member")
     assert response.location == "/learn/link-member/recruiting-check"
+    # The dashboard's button goes to the first activity still to do; where the person
+    # was last is a link beside it.
     dashboard = trainee_client.get("/dashboard").get_data(as_text=True)
-    assert "/learn/link-member/recruiting-check" in dashboard
+    assert 'Where you were last: <a href="/learn/link-member/recruiting-check">' in dashboard
 
 
 def test_previous_and_next_links(trainee_client):
@@ -314,3 +316,19 @@ def test_a_quiz_seen_again_after_answers_and_errors_shows_them_only_when_due(app
     assert " checked" not in again_questions and "field--error" not in again_questions
     assert "choice--correct" not in again_questions and "Your answer:" not in again_questions
     assert form_of(trainee_client.get(url).get_data(as_text=True)) == again_questions
+
+
+def test_the_dashboards_next_step_is_the_first_activity_still_to_do(app, trainee_client):
+    enrol(trainee_client)
+    # Having looked ahead at a later page, the next step is still the first one not done.
+    trainee_client.get("/learn/link-member/recruiting-check")
+    html = trainee_client.get("/dashboard").get_data(as_text=True)
+    assert "Next: Promoting MiP and its campaigns" in html
+    assert 'href="/learn/link-member/promoting-mip-reading"' in html
+    page = trainee_client.get("/learn/link-member/promoting-mip-reading").get_data(as_text=True)
+    trainee_client.post(
+        "/learn/link-member/promoting-mip-reading",
+        data={"csrf_token": csrf_from(page), "action": "complete"},
+    )
+    html = trainee_client.get("/dashboard").get_data(as_text=True)
+    assert "Next: Knowledge check: promoting MiP" in html
