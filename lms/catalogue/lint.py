@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from lms.catalogue.changes import long_date
-from lms.catalogue.content import Catalogue, Course, Module, _display
+from lms.catalogue.content import Catalogue, ContentProblem, Course, Module, _display
 from lms.plugins import ActivityTypeRegistry
 
 MONTHS = [
@@ -50,12 +50,12 @@ class Finding:
     field: str
     message: str
 
-    def __str__(self) -> str:
-        where = f"{self.file}: {self.field}" if self.field else self.file
-        return f"{where}: {self.message}"
+    # Written as a loading problem is ("file: field: message").
+    __str__ = ContentProblem.__str__
 
 
-def _month_end(year: int, month: int) -> date:
+def _day_after_month(year: int, month: int) -> date:
+    """The first day of the month after ``month`` of ``year``."""
     return date(year + (month == 12), month % 12 + 1, 1)
 
 
@@ -139,7 +139,7 @@ def _past_dates(text: str, file: str, today: date) -> list[Finding]:
     out = []
     for m in FUTURE_DATE.finditer(text):
         month = MONTHS.index(m[2].capitalize()) + 1
-        if _month_end(int(m[3]), month) <= today:
+        if _day_after_month(int(m[3]), month) <= today:
             line = text.count("\n", 0, m.start()) + 1
             out.append(
                 Finding(

@@ -42,6 +42,7 @@ from lms.accreditation.models import (
     AccreditationStatus,
     Certificate,
 )
+from lms.activities.quiz import PaperQuestion, paper_data
 from lms.catalogue.content import Activity, Course
 from lms.db import utcnow
 from lms.demo import data
@@ -1075,10 +1076,9 @@ def _quiz(ctx, rows, enrolment, course, activity, when, ability, must_pass) -> d
                 {
                     "answers": answers,
                     "correct": correct,
-                    "paper": {
-                        "questions": [q.key for q in questions],
-                        "options": {q.key: [o.key for o in q.options] for q in questions},
-                    },
+                    "paper": paper_data(
+                        [PaperQuestion(q, tuple(q.options), i) for i, q in enumerate(questions, 1)]
+                    ),
                 },
                 score,
                 is_passed,
