@@ -126,11 +126,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from lms.accreditation.routes import bp as accreditation_bp
     from lms.accreditation.verify import bp as verify_bp
     from lms.admin.routes import bp as admin_bp
+    from lms.calendars.routes import bp as calendars_bp
     from lms.catalogue.routes import bp as catalogue_bp
+    from lms.cohorts.routes import bp as cohorts_bp
     from lms.feedback.routes import bp as feedback_bp
     from lms.jobs.routes import bp as jobs_bp
     from lms.learning.routes import bp as learning_bp
     from lms.mfa.routes import init_app as init_mfa
+    from lms.notifications.routes import bp as notifications_bp
     from lms.review.routes import bp as review_bp
     from lms.runs.routes import bp as runs_bp
     from lms.sessions.routes import bp as sessions_bp
@@ -146,6 +149,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(accreditation_bp)
     app.register_blueprint(verify_bp)
     app.register_blueprint(jobs_bp)
+    app.register_blueprint(calendars_bp)
+    app.register_blueprint(cohorts_bp)
+    app.register_blueprint(notifications_bp)
     init_mfa(app)  # the second factor's blueprint, settings and account-page section
     # Activity pages check CSRF themselves so an expired token keeps what was typed.
     # These pages check CSRF themselves and show what was entered again on failure.

@@ -39,3 +39,36 @@ account_created = _signals.signal("account-created")
 
 Keyword arguments: ``user``, ``set_password_url``.
 """
+
+review_recorded = _signals.signal("review-recorded")
+"""Sent by review after a facilitator records a decision on a case study.
+
+Keyword arguments: ``review`` (review.models.AttemptReview), ``enrolment``, ``activity``
+(catalogue.content.Activity). Notifications tell the trainee.
+"""
+
+place_booked = _signals.signal("place-booked")
+"""Sent by runs when a place becomes booked: at sign-up, added by an administrator, or
+moved up from the waiting list. Keyword arguments: ``place`` (runs.models.RunPlace) and
+``promoted`` (True when it came from the waiting list)."""
+
+run_changed = _signals.signal("run-changed")
+"""Sent by runs after a run's days, times, venue or online link change (its calendar
+SEQUENCE is bumped first). Keyword arguments: ``run`` and ``changes`` (a list of short
+phrases saying what changed, for the people booked on it)."""
+
+run_cancelled = _signals.signal("run-cancelled")
+"""Sent by runs after a run is cancelled. Keyword arguments: ``run`` and ``reason``."""
+
+accreditation_requested = _signals.signal("accreditation-requested")
+"""Sent by accreditation when a completed course waits for an officer to confirm it.
+Keyword arguments: ``record`` (accreditation.models.Accreditation) and ``course``."""
+
+accreditation_decided = _signals.signal("accreditation-decided")
+"""Sent by accreditation after an officer confirms or declines. Keyword arguments:
+``record`` and ``decision`` ("confirmed" or "declined")."""
+
+certificate_expiring = _signals.signal("certificate-expiring")
+"""Sent by accreditation's daily reminder job, once per certificate entering its
+reminder window. Keyword arguments: ``certificate`` and ``officers`` (the region's
+national officers, to tell as well)."""
