@@ -86,6 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     import lms.feedback.models
     import lms.jobs.models
     import lms.learning.models
+    import lms.notifications.models
     import lms.review.models
     import lms.runs.models
     import lms.sessions.models  # noqa: F401

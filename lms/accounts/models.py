@@ -99,6 +99,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     password_changed_at: Mapped[datetime | None]
     # The holder's choice: may public certificate verification show their name?
     is_name_public: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Kept by lms.notifications.services: the header's unread count, read with the person.
+    unread_notifications: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     region: Mapped[Region | None] = relationship()
     roles: Mapped[list[RoleAssignment]] = relationship(
