@@ -3,14 +3,16 @@ attendance and review state, and the same as CSV."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from lms.accounts.models import Role
+from lms.cohorts import services
 from lms.exports import csv_response, csv_text
 from lms.extensions import db
+from lms.pagination import page_args
 from lms.runs import services as runs
-from lms.runs.models import CourseRun
+from lms.runs.models import ATTENDANCE_LABELS, CourseRun
 from lms.security import roles_required
 
 bp = Blueprint("cohorts", __name__, url_prefix="/facilitate")
@@ -31,11 +33,22 @@ def _managed_run_or_403(run_id: int) -> CourseRun:
 @roles_required(Role.FACILITATOR, Role.ADMIN)
 def grid(run_id: int):
     run = _managed_run_or_403(run_id)
-    return render_template("cohorts/grid.html", run=run)
+    filters = services.GridFilters.from_args(request.args)
+    page, per_page = page_args()
+    return render_template(
+        "cohorts/grid.html",
+        grid=services.grid(run, current_user, filters, page, per_page),
+        run=run,
+        states=services.STATE_ORDER,
+        attendance_labels=ATTENDANCE_LABELS,
+    )
 
 
 @bp.get("/runs/<int:run_id>/progress.csv")
 @roles_required(Role.FACILITATOR, Role.ADMIN)
 def grid_csv(run_id: int):
     run = _managed_run_or_403(run_id)
-    return csv_response(csv_text([["Name"]]), f"progress-run-{run.id}.csv")
+    filters = services.GridFilters.from_args(request.args)
+    grid = services.grid(run, current_user, filters, everyone=True)
+    suffix = f"-{filters.show}" if filters.show else ""
+    return csv_response(csv_text(services.csv_rows(grid)), f"progress-run-{run.id}{suffix}.csv")
