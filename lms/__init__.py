@@ -168,10 +168,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from lms.feedback.services import activity_context as feedback_context
     from lms.feedback.services import connect_signals as connect_feedback
     from lms.learning.services import connect_signals as connect_learning
+    from lms.notifications.services import connect_signals as connect_notifications
 
     connect_learning()
     connect_feedback()
     connect_accreditation()
+    connect_notifications()
     # Providers of extra facts for activity types: fn(course, activity, user) -> dict.
     app.extensions["lms.activity_context"] = [feedback_context]
 
@@ -406,6 +408,7 @@ _FRAME_LINKS = {
     "facilitate": ("runs.my_runs", {}),
     "admin": ("admin.users", {}),
     "account": ("accounts.account", {}),
+    "notifications": ("notifications.index", {}),
     "logout": ("accounts.logout", {}),
     "verify": ("verify.index", {}),
 }

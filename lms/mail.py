@@ -25,16 +25,20 @@ from lms.jobs import services as jobs
 log = logging.getLogger(__name__)
 
 
-def send_mail(to: str, subject: str, body: str) -> None:
-    """Queue a plain-text message for ``to``: sent once the current transaction commits.
+def send_mail(to: str, subject: str, body: str, html: str | None = None) -> None:
+    """Queue a message for ``to``: sent once the current transaction commits.
 
-    Nothing is sent if the transaction rolls back. Raises lms.jobs.services.JobError
-    only for arguments that are not text.
+    ``body`` is the plain-text part; ``html``, when given, an HTML alternative of the
+    same text. Nothing is sent if the transaction rolls back. Raises
+    lms.jobs.services.JobError only for arguments that are not text.
     """
-    jobs.enqueue("mail.send", to=str(to), subject=str(subject), body=str(body))
+    kwargs = {"to": str(to), "subject": str(subject), "body": str(body)}
+    if html is not None:
+        kwargs["html"] = str(html)
+    jobs.enqueue("mail.send", **kwargs)
 
 
-def _message(to: str, subject: str, body: str) -> EmailMessage:
+def _message(to: str, subject: str, body: str, html: str | None = None) -> EmailMessage:
     config = current_app.config
     message = EmailMessage()
     message["From"] = config["LMS_MAIL_FROM"]
@@ -43,18 +47,20 @@ def _message(to: str, subject: str, body: str) -> EmailMessage:
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=config["LMS_MAIL_FROM"].rpartition("@")[2] or None)
     message.set_content(body)
+    if html is not None:
+        message.add_alternative(html, subtype="html")
     return message
 
 
-@jobs.task("mail.send", retries=3, priority=10, scrub=("body",))
-def deliver(to: str, subject: str, body: str) -> None:
+@jobs.task("mail.send", retries=3, priority=10, scrub=("body", "html"))
+def deliver(to: str, subject: str, body: str, html: str | None = None) -> None:
     """The job: send over SMTP, or write to the outbox folder without SMTP.
 
     Raises smtplib.SMTPException or OSError (the job is retried) when the server
     refuses or cannot be reached.
     """
     config = current_app.config
-    message = _message(to, subject, body)
+    message = _message(to, subject, body, html)
     host = config.get("LMS_SMTP_HOST")
     if not host:
         path = write_outbox(message)

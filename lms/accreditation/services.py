@@ -44,7 +44,6 @@ from lms.jobs import services as jobs
 from lms.jobs.models import JobBatch
 from lms.learning import services as learning
 from lms.learning.models import Enrolment
-from lms.mail import send_mail
 from lms.runs import services as runs
 from lms.runs.models import AttendanceStatus, CourseRun, PlaceStatus
 
@@ -204,18 +203,10 @@ def check(user: User, course: Course) -> Accreditation | None:
 
 
 def _notify_officers(record: Accreditation, course: Course) -> None:
-    officers = officers_for_region(record.region_id)
-    for officer in officers:
-        send_mail(
-            officer.email,
-            _("Accreditation to confirm: %(course)s", course=course.title),
-            _(
-                "A trainee in your region has completed %(course)s. Review the evidence and "
-                "confirm or decline here:\n\n%(url)s\n",
-                course=course.title,
-                url=external_url("accreditation.request_", accreditation_id=record.id),
-            ),
-        )
+    """The region's officers are told (lms.notifications listens)."""
+    signals.accreditation_requested.send(
+        current_app._get_current_object(), record=record, course=course
+    )
 
 
 def officers_for_region(region_id: int | None) -> list[User]:
@@ -259,6 +250,9 @@ def confirm(record: Accreditation, officer: User, note: str = "") -> Certificate
     record.decided_by_id = officer.id
     record.decision_note = note.strip() or None
     db.session.flush()
+    signals.accreditation_decided.send(
+        current_app._get_current_object(), record=record, decision="confirmed"
+    )
     return issue(record, course)
 
 
@@ -275,15 +269,8 @@ def decline(record: Accreditation, officer: User, note: str) -> None:
     record.decided_by_id = officer.id
     record.decision_note = note.strip()
     db.session.flush()
-    course = learning.catalogue().get(record.course_slug)
-    send_mail(
-        record.user.email,
-        _("Your accreditation"),
-        _(
-            "Your national officer has looked at your accreditation for %(course)s and "
-            "left you a note. Log in to read it.",
-            course=course.title if course else record.course_slug,
-        ),
+    signals.accreditation_decided.send(
+        current_app._get_current_object(), record=record, decision="declined"
     )
 
 
@@ -692,32 +679,15 @@ def send_reminders(now: datetime | None = None) -> list[Certificate]:
         .options(selectinload(Certificate.user), selectinload(Certificate.accreditation))
         .order_by(Certificate.expires_at, Certificate.id)
     ):
-        when = format_day(certificate.expires_at)
-        send_mail(
-            certificate.user.email,
-            _("Your MiP certificate expires on %(when)s", when=when),
-            _(
-                "Your certificate %(number)s (%(title)s) expires on %(when)s. "
-                "Talk to your national officer about re-accreditation.",
-                number=certificate.number,
-                title=certificate.accreditation_title,
-                when=when,
-            ),
-        )
         region_id = certificate.accreditation.region_id if certificate.accreditation else None
         if region_id not in officers:
             officers[region_id] = officers_for_region(region_id)
-        for officer in officers[region_id]:
-            send_mail(
-                officer.email,
-                _("A certificate in your region expires on %(when)s", when=when),
-                _(
-                    "Certificate %(number)s (%(title)s) expires on %(when)s. See your register.",
-                    number=certificate.number,
-                    title=certificate.accreditation_title,
-                    when=when,
-                ),
-            )
+        # The holder and the region's officers are told (lms.notifications listens).
+        signals.certificate_expiring.send(
+            current_app._get_current_object(),
+            certificate=certificate,
+            officers=[o for o in officers[region_id] if o.id != certificate.user_id],
+        )
         certificate.reminded_at = now
         sent.append(certificate)
     db.session.flush()

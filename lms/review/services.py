@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from sqlalchemy import (
     Select,
     and_,
@@ -102,14 +102,15 @@ class QueueFilters:
         return self.show == "all"
 
 
-def _reviewed_types() -> set[str]:
+def reviewed_types() -> set[str]:
+    """The names of activity types whose attempts a facilitator reviews."""
     registry = learning.registry()
     return {name for name in registry.names() if registry[name].is_reviewed}
 
 
 def reviewed_activities() -> dict[str, list[Activity]]:
     """course slug -> the activities of reviewed types in the current content."""
-    types = _reviewed_types()
+    types = reviewed_types()
     out: dict[str, list[Activity]] = {}
     for course in learning.catalogue():
         found = [a for a in course.activities if a.type in types]
@@ -147,7 +148,7 @@ def can_review(reviewer: User, enrolment: Enrolment) -> bool:
 
 def _track_submission(sender: Any, enrolment: Enrolment, activity: Activity, attempt, **_: Any):
     """A new version of reviewed work waits for review; the versions before it no longer do."""
-    if attempt is None or activity.type not in _reviewed_types():
+    if attempt is None or activity.type not in reviewed_types():
         return
     db.session.execute(
         update(ReviewItem)
@@ -178,7 +179,7 @@ signals.submission_recorded.connect(_track_submission)
 def refresh_items(enrolment_ids: list[int] | None = None) -> None:
     """Make the queue's rows again from the attempts and reviews (of some enrolments, or all):
     for sites filled without the services (the demo generator) and repairs."""
-    types = sorted(_reviewed_types())
+    types = sorted(reviewed_types())
     chunks = (
         [None]
         if enrolment_ids is None
@@ -516,6 +517,9 @@ def record_review(
     activity_type = learning.registry()[activity.type]
     learning.apply_review_state(enrolment, activity, activity_type.review_state(decision))
     log.info("Attempt %s reviewed: %s", attempt.id, decision)
+    signals.review_recorded.send(
+        current_app._get_current_object(), review=review, enrolment=enrolment, activity=activity
+    )
     return review
 
 
@@ -560,7 +564,7 @@ def outcomes_for(user: User, enrolments: list | None = None) -> list[dict]:
     catalogue = learning.catalogue()
     if enrolments is None:
         enrolments = learning.enrolments_for(user)
-    types = _reviewed_types()
+    types = reviewed_types()
     if not enrolments or not types:
         return out
     latest = {

@@ -222,6 +222,25 @@ ROUTES = [
         LOGGED_IN,
         ok=(302, "/account#sessions-h"),
     ),
+    # A person's notices and their email choices: their own only.
+    Route("notifications.index", "GET", "/notifications", LOGGED_IN),
+    Route(
+        "notifications.mark_all",
+        "POST",
+        "/notifications/read",
+        LOGGED_IN,
+        ok=(302, "/notifications"),
+    ),
+    Route("notifications.settings", "GET", "/notifications/settings", LOGGED_IN),
+    Route(
+        "notifications.settings",
+        "POST",
+        "/notifications/settings",
+        LOGGED_IN,
+        ok=(302, "/notifications/settings"),
+        data={"email_review_returned": "1"},
+        changes=True,
+    ),
     # The login's second step: without a right password first (a pending marker in the
     # session) it sends everyone back to log in; see test_mfa.py.
     Route(

@@ -436,6 +436,8 @@ CROSS = [
 NO_FOREIGN_ID = {
     ("accounts.login", "POST"): "the email and password are the credential",
     ("accounts.logout", "POST"): "ends the sender's own session",
+    ("notifications.mark_all", "POST"): "marks the sender's own notices read",
+    ("notifications.settings", "POST"): "the sender's own email choices",
     ("sessions.end_others", "POST"): "ends the sender's own other sessions",
     ("accounts.account", "POST"): "changes the sender's own password (extra fields: see below)",
     ("accounts.reset_request", "POST"): "anyone may ask; the answer is the same for every email",
