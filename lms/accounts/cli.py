@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -60,14 +57,6 @@ def create_user(email: str, name: str, roles: tuple[str, ...], region: str | Non
     click.echo(f"One-time link to set the password: {created.set_password_url}")
 
 
-@dataclass
-class _Row:
-    line: int
-    email: str
-    outcome: str
-    ok: bool
-
-
 @users_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -84,66 +73,26 @@ def import_users(file: Path, skip_bad: bool) -> None:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise click.ClickException(f"{file} is not UTF-8 text") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    expected = {"email", "name", "roles", "region"}
-    header = {h.strip().lower() for h in (reader.fieldnames or [])}
-    if not {"email", "name", "roles"} <= header:
-        raise click.ClickException(
-            f"{file}: the first line must name the columns email,name,roles,region "
-            f"(found: {', '.join(reader.fieldnames or []) or 'nothing'})"
-        )
-    unknown = header - expected
-    if unknown:
-        raise click.ClickException(f"{file}: unknown column(s): {', '.join(sorted(unknown))}")
-    rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in r.items()} for r in reader]
-    if not rows:
-        raise click.ClickException(f"{file}: no rows to import")
-
-    report: list[_Row] = []
-    seen: dict[str, int] = {}
-    with click.progressbar(
-        enumerate(rows, start=2),
-        length=len(rows),
-        label="Checking and importing",
-    ) as bar:
-        for line, row in bar:
-            email = row.get("email", "")
-            try:
-                key = services.normalise_email(email)
-                if key in seen:
-                    raise services.AccountError(f"same email as line {seen[key]}", "email")
-                seen[key] = line
-                region = services.region_by_name(row["region"]) if row.get("region") else None
-                if row.get("region") and region is None:
-                    raise services.AccountError(f"no region {row['region']!r}", "region")
-                roles = [r for r in row.get("roles", "").replace(",", ";").split(";") if r.strip()]
-                with db.session.begin_nested():
-                    created = services.create_user(
-                        email, row.get("name", ""), roles, region, send_link=False
-                    )
-                report.append(_Row(line, created.user.email, "created", True))
-            except services.AccountError as exc:
-                report.append(_Row(line, email or "(no email)", f"refused: {exc.message}", False))
-    bad = [r for r in report if not r.ok]
-    for r in report:
-        colour = "green" if r.ok else "red"
-        outcome = (
-            r.outcome
-            if (r.ok and (skip_bad or not bad))
-            else ("would be created" if r.ok else r.outcome)
-        )
-        click.secho(f"line {r.line}: {r.email}: {outcome}", fg=colour)
-    if bad and not skip_bad:
+    try:
+        total = len(services.read_import(text))
+        with click.progressbar(length=total, label="Checking and importing") as bar:
+            report = services.import_accounts(text, skip_bad=skip_bad, progress=bar.update)
+    except services.AccountError as exc:
+        raise click.ClickException(f"{file}: {exc.message}") from exc
+    for r in report.rows:
+        if r.ok:
+            outcome = "created" if report.imported else "would be created"
+        else:
+            outcome = f"refused: {r.problem}"
+        click.secho(f"line {r.line}: {r.email}: {outcome}", fg="green" if r.ok else "red")
+    if not report.imported:
         db.session.rollback()
         raise click.ClickException(
-            f"{len(bad)} of {len(report)} rows refused; nothing was imported. "
+            f"{len(report.bad)} of {len(report.rows)} rows refused; nothing was imported. "
             "Fix the rows and run again, or use --skip-bad to import the others."
         )
-    created_users = [services.find_by_email(r.email) for r in report if r.ok]
-    for user in created_users:
-        services.issue_password_link(user, "setup")
     db.session.commit()
-    click.echo(f"Imported {len(created_users)} accounts; {len(bad)} refused.")
+    click.echo(f"Imported {len(report.good)} accounts; {len(report.bad)} refused.")
 
 
 @users_cli.command("list")

@@ -493,3 +493,115 @@ def request_reset(email: str) -> None:
     user = find_by_email(email)
     if user is not None and user.is_active:
         issue_password_link(user, "reset")
+
+
+# --- Importing accounts from CSV (the CLI and the administrators' page) --------------------
+
+IMPORT_COLUMNS = ("email", "name", "roles", "region")
+MAX_IMPORT_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    line: int
+    email: str
+    ok: bool
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import found: a row per line, and whether anything was created."""
+
+    rows: list[ImportRow]
+    imported: bool
+
+    @property
+    def bad(self) -> list[ImportRow]:
+        return [r for r in self.rows if not r.ok]
+
+    @property
+    def good(self) -> list[ImportRow]:
+        return [r for r in self.rows if r.ok]
+
+
+def read_import(text: str) -> list[tuple[int, dict[str, str]]]:
+    """The rows of an import file as (line number, {column: value}).
+
+    Raises AccountError when the first line does not name the columns (email, name,
+    roles and optionally region), a column is unknown, there are no rows or too many.
+    """
+    import csv
+    import io
+
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = {(h or "").strip().lower() for h in (reader.fieldnames or [])}
+    if not {"email", "name", "roles"} <= header:
+        raise AccountError(
+            _(
+                "The first line must name the columns email,name,roles,region (found: %(found)s).",
+                found=", ".join(reader.fieldnames or []) or _("nothing"),
+            ),
+            "file",
+        )
+    unknown = header - set(IMPORT_COLUMNS)
+    if unknown:
+        raise AccountError(
+            _("Unknown column(s): %(names)s.", names=", ".join(sorted(unknown))), "file"
+        )
+    rows = [
+        (n, {(k or "").strip().lower(): (v or "").strip() for k, v in r.items() if k})
+        for n, r in enumerate(reader, start=2)
+    ]
+    if not rows:
+        raise AccountError(_("There are no rows to import under the first line."), "file")
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise AccountError(
+            _("Import at most %(n)s accounts at a time.", n=f"{MAX_IMPORT_ROWS:,}"), "file"
+        )
+    return rows
+
+
+def import_accounts(text: str, *, skip_bad: bool = False, progress=None) -> ImportReport:
+    """Check every row of a CSV of accounts, then create them and send their links.
+
+    ``roles`` holds one or more of trainee, facilitator, officer, admin separated by
+    ``;``. Unless ``skip_bad``, one refused row means nothing is created (the report
+    says what would have been). ``progress(n)`` is called after each row. Flushes, never
+    commits. Raises AccountError for a file that cannot be read as an import (see
+    :func:`read_import`).
+    """
+    rows = read_import(text)
+    report: list[ImportRow] = []
+    seen: dict[str, int] = {}
+    created: list[User] = []
+    # Everything in one savepoint: undone as a whole when a row is refused.
+    batch = db.session.begin_nested()
+    for line, row in rows:
+        email = row.get("email", "")
+        try:
+            key = normalise_email(email)
+            if key in seen:
+                raise AccountError(_("same email as line %(n)d", n=seen[key]), "email")
+            seen[key] = line
+            region = region_by_name(row["region"]) if row.get("region") else None
+            if row.get("region") and region is None:
+                raise AccountError(_("no region %(name)r", name=row["region"]), "region")
+            roles = [r for r in row.get("roles", "").replace(",", ";").split(";") if r.strip()]
+            with db.session.begin_nested():
+                made = create_user(email, row.get("name", ""), roles, region, send_link=False)
+            created.append(made.user)
+            report.append(ImportRow(line, made.user.email, True))
+        except AccountError as exc:
+            report.append(ImportRow(line, email or _("(no email)"), False, str(exc.message)))
+        if progress is not None:
+            progress(1)
+    bad = [r for r in report if not r.ok]
+    if bad and not skip_bad:
+        batch.rollback()
+        return ImportReport(report, imported=False)
+    for user in created:
+        issue_password_link(user, "setup")
+    batch.commit()
+    log.info("Imported %d accounts; %d rows refused", len(created), len(bad))
+    return ImportReport(report, imported=True)

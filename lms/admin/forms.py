@@ -1,7 +1,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectChoice, SelectField, SelectMultipleField, StringField
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -52,3 +61,21 @@ class RegionForm(FlaskForm):
         _l("Region name"),
         validators=[DataRequired(_l("Enter the region's name.")), Length(max=120)],
     )
+
+
+class ImportForm(FlaskForm):
+    """A CSV of accounts, uploaded or pasted (the upload wins when both are given)."""
+
+    file = FileField(
+        _l("CSV file"),
+        description=_l("UTF-8 text, the first line naming the columns: email,name,roles,region."),
+    )
+    text = TextAreaField(
+        _l("Or paste the rows"),
+        description=_l(
+            "Roles: one or more of trainee, facilitator, officer, admin, separated by ';'. "
+            "Region: as named on the Regions page (required for national officers)."
+        ),
+        render_kw={"rows": 8, "spellcheck": "false", "autocomplete": "off"},
+    )
+    skip_bad = BooleanField(_l("Import the good rows even when some rows are refused"))

@@ -13,7 +13,7 @@ from wtforms import SelectChoice
 
 from lms.accounts import services as accounts
 from lms.accounts.models import Region, Role, RoleAssignment, User
-from lms.admin.forms import AccountForm, RegionForm, RolesForm
+from lms.admin.forms import AccountForm, ImportForm, RegionForm, RolesForm
 from lms.db import escape_like
 from lms.extensions import db
 from lms.i18n import _
@@ -106,6 +106,54 @@ def new_user():
             return redirect(url_for("admin.user", user_id=created.user.id))
     status = 422 if form.is_submitted() else 200
     return render_template("admin/user_new.html", form=form), status
+
+
+@bp.route("/users/import", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def import_users():
+    """Accounts from a CSV: every row checked first, the same checks and report as
+    ``flask lms users import``. Refused rows keep the text on the page to fix."""
+    form = ImportForm()
+    report = None
+    problem = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        text = form.text.data or ""
+        if upload and getattr(upload, "filename", ""):
+            raw = upload.read(2_000_001)
+            if len(raw) > 2_000_000:
+                problem = _("The file is larger than 2 MB: import it in parts.")
+            else:
+                try:
+                    text = raw.decode("utf-8-sig")
+                except UnicodeDecodeError:
+                    problem = _("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again.")
+                else:
+                    form.text.data = text  # shown again to fix, whatever happens
+        if problem is None and not text.strip():
+            problem = _("Choose a CSV file or paste the rows.")
+        if problem is None:
+            try:
+                report = accounts.import_accounts(text, skip_bad=form.skip_bad.data)
+            except accounts.AccountError as exc:
+                problem = exc.message
+        if problem is not None:
+            form.text.errors = [*form.text.errors, problem]
+        elif report.imported:
+            flash(
+                _(
+                    "Imported %(n)d accounts; each has been sent a link to set their password.",
+                    n=len(report.good),
+                )
+                + (" " + _("%(n)d rows were refused.", n=len(report.bad)) if report.bad else ""),
+                "success",
+            )
+            if not report.bad:
+                return redirect(url_for("admin.users"))
+    # 422 only when nothing was created (a failed request is rolled back).
+    refused = problem is not None or (report is not None and not report.imported)
+    status = 422 if form.is_submitted() and refused else 200
+    return render_template("admin/users_import.html", form=form, report=report), status
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])

@@ -526,6 +526,16 @@ ROUTES = [
         data={"name": "New Person", "email": "new@example.org", "roles": "trainee", "region": ""},
         changes=True,
     ),
+    Route("admin.import_users", "GET", "/admin/users/import", ADMIN),
+    Route(
+        "admin.import_users",
+        "POST",
+        "/admin/users/import",
+        ADMIN,
+        ok=(302, "/admin/users"),
+        data={"text": "email,name,roles,region\nimported@example.org,Ima Porter,trainee,\n"},
+        changes=True,
+    ),
     Route("admin.user", "GET", "/admin/users/{user_id}", ADMIN),
     Route(
         "admin.user",

@@ -444,6 +444,7 @@ NO_FOREIGN_ID = {
     ("accounts.set_password", "POST"): "the secret token in the URL is the credential",
     ("accreditation.privacy", "POST"): "the sender's own setting (extra fields: see below)",
     ("admin.new_user", "POST"): "creates a new account; administrators only",
+    ("admin.import_users", "POST"): "creates new accounts from a file; administrators only",
     ("admin.regions", "POST"): "creates a new region; administrators only",
     ("runs.new_run", "POST"): "creates a new run; administrators only",
     ("jobs.reissue", "POST"): "names a course, not a person; administrators only",

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from lms.accounts import services as accounts
 from lms.accounts.models import Region, RoleAssignment, User
 from lms.extensions import db
-from tests.conftest import PASSWORD, get_csrf, get_user, login, region
+from tests.conftest import PASSWORD, csrf_from, get_csrf, get_user, login, region
 
 NEW_PASSWORD = "a password of my own"
 
@@ -484,3 +484,75 @@ def test_search_treats_percent_and_underscore_as_text(app, admin, make):
     assert "Odd 100% Person" in percent and "Plain Person" not in percent
     underscore = admin.get("/admin/users?q=_").get_data(as_text=True)
     assert "odd_name@example.org" in underscore and "plain@example.org" not in underscore
+
+
+IMPORT_URL = "/admin/users/import"
+
+
+def test_import_page_checks_every_row_and_keeps_the_text_when_refused(app, make):
+    import io
+
+    make("admin", email="office@example.org")
+    client = app.test_client()
+    assert login(client, "office@example.org").status_code == 302
+    page = client.get(IMPORT_URL).get_data(as_text=True)
+    assert "Import accounts" in page and 'enctype="multipart/form-data"' in page
+    text = (
+        "email,name,roles,region\n"
+        "ana.silva@example.org,Ana Silva,trainee,North East\n"
+        "not-an-email,Bad Row,trainee,\n"
+        "olu.ade@example.org,Olu Ade,officer,\n"
+    )
+    refused = client.post(IMPORT_URL, data={"csrf_token": csrf_from(page), "text": text})
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert "Nothing was imported" in html
+    assert "Would be created" in html and "Enter a valid email address" in html
+    assert "A national officer needs a region." in html
+    assert "not-an-email,Bad Row,trainee," in html  # the text is kept to fix
+    with app.app_context():
+        assert accounts.find_by_email("ana.silva@example.org") is None
+    assert outbox(app) == []
+
+    # The same rows as an uploaded file, importing the good ones.
+    upload = (io.BytesIO(text.encode("utf-8-sig")), "people.csv")
+    done = client.post(
+        IMPORT_URL,
+        data={"csrf_token": csrf_from(html), "file": upload, "skip_bad": "y"},
+        content_type="multipart/form-data",
+    )
+    assert done.status_code == 200  # refused rows are still listed to fix
+    html = done.get_data(as_text=True)
+    assert "What was imported" in html and "Created" in html
+    with app.app_context():
+        assert accounts.find_by_email("ana.silva@example.org") is not None
+    assert [to for to, _s, _b in outbox(app)] == ["ana.silva@example.org"]
+
+
+def test_import_page_explains_a_file_it_cannot_read(app, make):
+    import io
+
+    make("admin", email="office@example.org")
+    client = app.test_client()
+    login(client, "office@example.org")
+    token = csrf_from(client.get(IMPORT_URL).get_data(as_text=True))
+    for data, message in (
+        ({"text": ""}, "Choose a CSV file or paste the rows."),
+        ({"text": "mail,name\nx@example.org,X\n"}, "The first line must name the columns"),
+        (
+            {
+                "file": (
+                    io.BytesIO(
+                        "email,name,roles\nz@example.org,Zo\xe9,trainee\n".encode("latin-1")
+                    ),
+                    "p.csv",
+                )
+            },
+            "The file is not UTF-8 text.",
+        ),
+    ):
+        response = client.post(
+            IMPORT_URL, data={"csrf_token": token, **data}, content_type="multipart/form-data"
+        )
+        assert response.status_code == 422
+        assert message in response.get_data(as_text=True)

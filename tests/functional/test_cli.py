@@ -158,9 +158,9 @@ def test_users_import_skip_bad_imports_the_good_rows(app, cli, tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("mail,name\nx@example.org,X\n", "the first line must name the columns"),
-        ("email,name,roles,shoe_size\n", "unknown column(s): shoe_size"),
-        ("email,name,roles,region\n", "no rows to import"),
+        ("mail,name\nx@example.org,X\n", "The first line must name the columns"),
+        ("email,name,roles,shoe_size\n", "Unknown column(s): shoe_size"),
+        ("email,name,roles,region\n", "There are no rows to import"),
     ],
 )
 def test_users_import_refuses_a_malformed_file(app, cli, tmp_path, content, message):
