@@ -218,10 +218,77 @@ def populate(
             progress(len(chunk))
     _course_changes(ctx, runs, counts)
     db.session.commit()
+    _demo_notices(counts)
+    db.session.commit()
     counts["pdfs"] = _render_pdfs(pdfs)
     db.session.commit()
     log.info("Demo site: added %d trainees", done)
     return counts
+
+
+def _demo_notices(counts: dict[str, int], limit: int = 6) -> None:
+    """Notices for the demo facilitator and officer about their newest waiting work, as
+    the site would have given them (in-app only: the demo sends no email)."""
+    from lms.accounts.services import find_by_email
+    from lms.accreditation.models import Accreditation, AccreditationStatus
+    from lms.notifications import services as notices
+    from lms.review.models import ReviewItem
+    from lms.runs.models import CourseRun, PlaceStatus, RunFacilitator, RunPlace
+
+    facilitator = find_by_email("facilitator@example.org")
+    if facilitator is not None:
+        rows = db.session.execute(
+            select(ReviewItem.attempt_id, ReviewItem.activity_key, ReviewItem.course_slug)
+            .join(RunPlace, RunPlace.user_id == ReviewItem.user_id)
+            .join(CourseRun, (CourseRun.id == RunPlace.run_id))
+            .join(RunFacilitator, RunFacilitator.run_id == CourseRun.id)
+            .where(
+                RunFacilitator.user_id == facilitator.id,
+                RunPlace.status == PlaceStatus.BOOKED,
+                CourseRun.course_slug == ReviewItem.course_slug,
+                ReviewItem.is_waiting.is_(True),
+            )
+            .order_by(ReviewItem.submitted_at.desc())
+            .limit(limit)
+        ).all()
+        catalogue = current_app.extensions["lms.courses"]
+        for attempt_id, key, slug in rows:
+            course = catalogue.get(slug)
+            activity = course.activity(key) if course else None
+            title = activity.title if activity else key
+            if notices.notify(
+                facilitator,
+                "case_study_waiting",
+                f"A case study waits for your review: {course.title if course else slug}",
+                f"A trainee has sent an answer to “{title}” for review.",
+                link=f"/facilitate/reviews/{attempt_id}",
+                key=f"attempt-{attempt_id}-waiting",
+                send_email=False,
+            ):
+                _add(counts, "notices")
+    officer = find_by_email("officer@example.org")
+    if officer is not None and officer.region_id is not None:
+        pending = db.session.scalars(
+            select(Accreditation)
+            .where(
+                Accreditation.region_id == officer.region_id,
+                Accreditation.status == AccreditationStatus.PENDING.value,
+            )
+            .order_by(Accreditation.id.desc())
+            .limit(limit)
+        ).all()
+        for record in pending:
+            if notices.notify(
+                officer,
+                "request_waiting",
+                "Accreditation to confirm",
+                "A trainee in your region has completed a course. Review the evidence and "
+                "confirm or decline.",
+                link=f"/register/requests/{record.id}",
+                key=f"accreditation-{record.id}-request",
+                send_email=False,
+            ):
+                _add(counts, "notices")
 
 
 def _add(counts: dict[str, int], key: str, n: int = 1) -> None:

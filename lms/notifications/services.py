@@ -173,13 +173,15 @@ def notify(
     body: str,
     link: str | None = None,
     key: str | None = None,
+    *,
+    send_email: bool = True,
 ) -> Notification | None:
     """Give ``user`` a notice of ``kind``; returns it, or None when ``key`` was given before.
 
     ``body`` is plain text (paragraphs split by blank lines); ``link`` a path inside
-    the platform. Flushes, never commits; the email (if wanted) is a job sent after
-    the commit. Raises NotificationError for an unknown kind or a link that is not a
-    path.
+    the platform. Flushes, never commits; the email (if wanted, and unless
+    ``send_email`` is False, as for the demo site's notices) is a job sent after the
+    commit. Raises NotificationError for an unknown kind or a link that is not a path.
     """
     spec = KINDS.get(kind)
     if spec is None:
@@ -215,7 +217,7 @@ def notify(
         .execution_options(synchronize_session=False)
     )
     _forget_count(user)
-    if user.is_active_account and user.email and wants_email(user, kind):
+    if send_email and user.is_active_account and user.email and wants_email(user, kind):
         _email(user, spec, notice)
         notice.is_emailed = True
     db.session.flush()
