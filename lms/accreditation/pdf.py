@@ -1,13 +1,16 @@
 """Rendering certificates to PDF with WeasyPrint from ``certificates/<name>/``.
 
-A template folder holds ``template.html`` (Jinja, autoescaped), ``theme.css``,
-``metadata.yaml`` and ``assets/`` (images). The fonts of every template are in one
-shared folder, ``certificates/_fonts/`` (the font files, their licences and
-``fonts.css`` with the ``@font-face`` rules), which the renderer adds to every
-document. Rendering gets a plain dict, never ORM objects, and a URL fetcher that
-serves files from the template's folder and the shared font folder only: any
-other URL (file:, http:, a path outside them) fails, so a hostile name cannot make
-the renderer read anything else. The output is PDF/A-2a: archival and tagged for
+There is one design, ``certificates/_base/`` (``template.html`` and ``theme.css``),
+that every course's design extends: a course's folder holds ``metadata.yaml``, a
+``template.html`` that says ``{% extends "_base/template.html" %}`` and changes
+blocks, a ``theme.css`` loaded after the base one (palette, paper, badge) and
+``assets/`` (its images). The fonts of every template are in one shared folder,
+``certificates/_fonts/`` (the font files, their licences and ``fonts.css`` with the
+``@font-face`` rules), which the renderer adds to every document. Rendering gets a
+plain dict, never ORM objects, and a URL fetcher that serves files from the
+template's folder, the base folder and the font folder only: any other URL (file:,
+http:, a path outside them) fails, so a hostile name cannot make the renderer read
+anything else. The output is PDF/A-2a: archival and tagged for
 screen readers.
 
 The Jinja environment, the font configuration and the parsed stylesheets of a
@@ -38,6 +41,7 @@ log = logging.getLogger(__name__)
 
 PDF_VARIANT = "pdf/a-2a"
 FONTS_FOLDER = "_fonts"
+BASE_FOLDER = "_base"
 
 
 class TemplateError(RuntimeError):
@@ -153,17 +157,26 @@ _renderers_lock = threading.Lock()
 atexit.register(_renderers.clear)
 
 
-def _build(folder: Path, fonts: Path, signature: tuple) -> _Renderer:
+def base_dir(certificates_dir: str | Path) -> Path | None:
+    """The shared design every course's template extends (None if there is none)."""
+    folder = Path(certificates_dir) / BASE_FOLDER
+    return folder if (folder / "template.html").is_file() else None
+
+
+def _build(folder: Path, fonts: Path, signature: tuple, base: Path | None = None) -> _Renderer:
     from weasyprint import CSS
     from weasyprint.text.fonts import FontConfiguration
 
+    # The course's folder first, then the certificates folder, where the base design
+    # is found as "_base/template.html".
+    search = [str(folder)] + ([str(base.parent)] if base is not None else [])
     env = Environment(
-        loader=FileSystemLoader(str(folder)),
+        loader=FileSystemLoader(search),
         autoescape=select_autoescape(["html", "xml"], default=True),
         undefined=StrictUndefined,
     )
     base_url = folder.resolve().as_uri() + "/"
-    fetcher = folder_fetcher(folder, fonts)
+    fetcher = folder_fetcher(folder, fonts, *([base] if base is not None else []))
     # Stylesheets given to write_pdf register their @font-face rules only through a
     # font configuration shared with the document; without it WeasyPrint would
     # quietly use the machine's fonts instead of the bundled ones.
@@ -175,6 +188,14 @@ def _build(folder: Path, fonts: Path, signature: tuple) -> _Renderer:
             font_config=font_config,
         )
     ]
+    if base is not None and (base / "theme.css").is_file():
+        stylesheets.append(
+            CSS(
+                url=base.resolve().as_uri() + "/theme.css",
+                url_fetcher=fetcher,
+                font_config=font_config,
+            )
+        )
     if (folder / "theme.css").is_file():
         stylesheets.append(
             CSS(url=base_url + "theme.css", url_fetcher=fetcher, font_config=font_config)
@@ -199,12 +220,13 @@ def renderer(certificates_dir: str | Path, name: str) -> _Renderer:
     """
     folder = template_dir(certificates_dir, name)
     fonts = fonts_dir(certificates_dir)
-    signature = _signature(folder, fonts)
+    base = base_dir(certificates_dir)
+    signature = _signature(folder, fonts, *([base] if base is not None else []))
     key = (str(Path(certificates_dir).resolve()), name)
     with _renderers_lock:
         cached = _renderers.get(key)
         if cached is None or cached.signature != signature:
-            cached = _renderers[key] = _build(folder, fonts, signature)
+            cached = _renderers[key] = _build(folder, fonts, signature, base)
         return cached
 
 
