@@ -276,13 +276,21 @@ class AxeCheck:
             pytest.fail(format_violations(page.url, found), pytrace=False)
 
 
+@pytest.fixture(scope="session")
+def axe_log() -> Path:
+    """test-artifacts/browser/axe-pages.txt: every page checked in this session, and at
+    which size, with any pending violations (started afresh each session)."""
+    AXE_LOG.parent.mkdir(parents=True, exist_ok=True)
+    AXE_LOG.unlink(missing_ok=True)
+    return AXE_LOG
+
+
 @pytest.fixture()
-def axe_check(request: pytest.FixtureRequest) -> Iterator[AxeCheck]:
+def axe_check(request: pytest.FixtureRequest, axe_log: Path) -> Iterator[AxeCheck]:
     check = AxeCheck(request.node.nodeid)
     yield check
     if check.checked:
-        AXE_LOG.parent.mkdir(parents=True, exist_ok=True)
-        with AXE_LOG.open("a", encoding="utf-8") as log:
+        with axe_log.open("a", encoding="utf-8") as log:
             for path, size in check.checked:
                 log.write(f"{check.test_name}\t{size}\t{path}\n")
             for line in dict.fromkeys(check.pending):

@@ -27,7 +27,7 @@ def log_in(page: Page, email: str) -> None:
 
 
 def test_answer_written_when_the_session_ended_is_restored_after_logging_in(
-    app, make, page: Page, shot, live_server
+    app, make, page: Page, shot, live_server, axe_check
 ):
     uid = make("trainee", email="drafter@example.org", name="Dafydd Rowlands")
     complete_course(app, uid)
@@ -46,6 +46,7 @@ def test_answer_written_when_the_session_ended_is_restored_after_logging_in(
 
     expect(page.get_by_role("heading", level=1, name="Log in")).to_be_visible()
     shot("login-after-session-ended")
+    axe_check(page)
     log_in(page, "drafter@example.org")
 
     expect(page).to_have_url(f"{live_server}{CASE_URL}")
@@ -53,6 +54,7 @@ def test_answer_written_when_the_session_ended_is_restored_after_logging_in(
     expect(answer).to_have_value(ANSWER)
     expect(page.get_by_text("We restored text you wrote on this device")).to_be_visible()
     shot("answer-restored")
+    axe_check(page)
     # Sending it now reaches the server: too short to send, but kept as the draft.
     page.get_by_role("button", name="Send my answer for review").click()
     expect(page.get_by_text("Your answer is not ready to send yet.")).to_be_visible()

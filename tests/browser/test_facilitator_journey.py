@@ -152,8 +152,10 @@ def review(page: Page, app: Flask, not_yet: set[str], comments: str, decision: s
 
 
 def test_facilitator_runs_a_course_and_reviews_a_case_study(
-    app: Flask, make, page: Page, other_page: Page, snap
+    app: Flask, make, page: Page, other_page: Page, snap, axe_check
 ) -> None:
+    """Pages also met in test_journey_trainee.py and test_journey_facilitator.py are
+    checked by axe there; here only the states those journeys do not reach."""
     facilitator, trainee = page, other_page
     fac = make("facilitator", email="fac@example.org", name="Femi Adeyemi")
     names = ["Aisha Khan", "Ben Carter", "Chloe Davies"]
@@ -271,6 +273,7 @@ def test_facilitator_runs_a_course_and_reviews_a_case_study(
     )
     expect(person(facilitator, names[1]).get_by_role("radio", name="Present")).to_be_checked()
     snap(facilitator, "attendance-corrected")
+    axe_check(facilitator)
     breadcrumbs.get_by_role("link", name=RUN_TITLE).click()
     expect_marks(facilitator, names[1], "Present", "Present")
 
@@ -287,6 +290,7 @@ def test_facilitator_runs_a_course_and_reviews_a_case_study(
     # drafts.js posts the draft after 1.5 s without typing; the status is the field's description.
     expect(answer).to_have_accessible_description(re.compile(r"Draft saved\.$"), timeout=15_000)
     snap(trainee, "case-study-draft-saved")
+    axe_check(trainee)
     trainee.reload()
     expect(answer).to_have_value(FIRST_ANSWER)
     # "Draft saved." on a fresh page comes from the server, so the server has the text.
@@ -328,8 +332,10 @@ def test_facilitator_runs_a_course_and_reviews_a_case_study(
     expect(outcome.get_by_text("Needs more work", exact=True)).to_be_visible()
     expect(outcome).to_contain_text(NEEDS_WORK_COMMENTS)
     snap(trainee, "dashboard-needs-work")
+    axe_check(trainee)
     outcome.get_by_role("link", name="Revise and resend your answer").click()
     expect(trainee.get_by_role("heading", name="Revise your answer")).to_be_visible()
+    axe_check(trainee)
     expect(answer).to_have_value(FIRST_ANSWER)
     answer.fill(FIRST_ANSWER + REVISION)
     expect(answer).to_have_accessible_description(re.compile(r"Draft saved\.$"), timeout=15_000)
@@ -346,6 +352,7 @@ def test_facilitator_runs_a_course_and_reviews_a_case_study(
     expect(facilitator.get_by_role("heading", name="Your review of version 2")).to_be_visible()
     review(facilitator, app, set(), ACCEPT_COMMENTS, "Meets the standard")
     snap(facilitator, "review-accept")
+    axe_check(facilitator)
     facilitator.get_by_role("button", name="Save review").click()
     expect(facilitator.get_by_text("Nothing is waiting for review.")).to_be_visible()
 
@@ -366,3 +373,4 @@ def test_facilitator_runs_a_course_and_reviews_a_case_study(
     expect(trainee.get_by_role("heading", name="Model guidance")).to_be_visible()
     expect(trainee.get_by_label("Write how you would handle this situation")).to_have_count(0)
     snap(trainee, "case-study-accepted")
+    axe_check(trainee)

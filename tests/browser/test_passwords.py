@@ -16,7 +16,9 @@ WEAK = "password1234"
 STRONG = "walrus ferry tangerine oboe"
 
 
-def test_meter_follows_the_typing_and_show_password_reveals_it(app, page: Page, shot, live_server):
+def test_meter_follows_the_typing_and_show_password_reveals_it(
+    app, page: Page, shot, live_server, axe_check
+):
     user_id = make_user(app, email="ffion.bevan@example.org", name="Ffion Bevan", password=None)
     with app.app_context():
         url = accounts.issue_password_link(get_user(app, user_id), "setup", send=False)
@@ -38,6 +40,7 @@ def test_meter_follows_the_typing_and_show_password_reveals_it(app, page: Page, 
     field.fill("")
     field.press_sequentially(STRONG)
     expect(advice).to_contain_text("Very strong")
+    axe_check(page)
     assert meter.evaluate("m => m.value") == 4
 
     # Every password field has its own toggle; it shows, then hides, the text.
@@ -60,6 +63,7 @@ def test_meter_follows_the_typing_and_show_password_reveals_it(app, page: Page, 
     expect(page.locator("#password-error")).to_contain_text("three or four unrelated words")
     field = page.get_by_label("New password", exact=True)
     expect(field).to_have_value("")  # nothing typed is sent back
+    axe_check(page)
 
     field.fill(STRONG)
     page.get_by_label("Type the new password again").fill(STRONG)

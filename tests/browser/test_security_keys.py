@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from lms.extensions import db
 from lms.mfa.models import SecurityKey
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import DESKTOP, TIMEOUT_MS
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -26,12 +26,12 @@ def log_in(page: Page) -> None:
 
 
 def test_a_security_key_is_added_and_used_to_log_in(
-    app, make, browser: Browser, live_server: str, request
+    app, make, browser: Browser, live_server: str, request, axe_check
 ):
     user_id = make("trainee", email=EMAIL, name="Kezia Holder")
     # WebAuthn needs a domain for the relying party (not an IP address): localhost is one.
     base = live_server.replace("127.0.0.1", "localhost")
-    context = browser.new_context(base_url=base)
+    context = browser.new_context(base_url=base, viewport=DESKTOP)
     request.addfinalizer(context.close)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
@@ -58,6 +58,7 @@ def test_a_security_key_is_added_and_used_to_log_in(
     expect(page.get_by_role("heading", level=1, name="Your recovery codes")).to_be_visible()
     expect(page.get_by_text("Your security key is added")).to_be_visible()
     expect(page.locator(".mfa-codes li")).to_have_count(10)
+    axe_check(page)
     credentials = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
     assert len(credentials["credentials"]) == 1
     with app.app_context():
@@ -66,10 +67,12 @@ def test_a_security_key_is_added_and_used_to_log_in(
 
     page.goto("/account")
     expect(page.get_by_text("Blue key", exact=True)).to_be_visible()
+    axe_check(page)
     page.get_by_role("button", name="Log out").first.click()
     log_in(page)
     expect(page).to_have_url(f"{base}/login/second-step")
     expect(page.get_by_role("heading", level=1, name="Confirm it is you")).to_be_visible()
+    axe_check(page)
     # Nothing opens before the key is used.
     page.goto("/dashboard")
     expect(page.get_by_role("heading", level=1, name="Log in")).to_be_visible()

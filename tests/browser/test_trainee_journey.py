@@ -241,7 +241,9 @@ def test_skip_link_is_the_first_tab_stop(page: Page, shot) -> None:
     expect(page.get_by_label("Email address")).to_be_focused()
 
 
-def test_phone_menu_and_no_sideways_scrolling(app: Flask, make, page: Page, shot) -> None:
+def test_phone_menu_and_no_sideways_scrolling(
+    app: Flask, make, page: Page, shot, axe_check
+) -> None:
     make("trainee", email="sam@example.org", name="Sam Okafor")
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/login")
@@ -257,6 +259,7 @@ def test_phone_menu_and_no_sideways_scrolling(app: Flask, make, page: Page, shot
     page.keyboard.press("Enter")
     expect(nav.get_by_role("link", name="Catalogue")).to_be_visible()
     shot("phone-menu-open")
+    axe_check(page, sizes=("phone",))  # the open menu; the closed one is the journeys' state
     nav.get_by_role("link", name="Catalogue").click()
     expect(page.get_by_role("heading", level=1, name="Course catalogue")).to_be_visible()
 
@@ -266,4 +269,6 @@ def test_phone_menu_and_no_sideways_scrolling(app: Flask, make, page: Page, shot
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 390px wide"
+        if path == "/account":  # the other pages are checked in test_journey_trainee.py
+            axe_check(page)
     shot("phone-account")
