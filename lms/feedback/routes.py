@@ -81,18 +81,51 @@ def run_results(run_id: int):
     )
 
 
+def _selection(course: Course) -> tuple[services.Selection, list[services.RunOption]]:
+    """The runs chosen in the query string (``from``, ``to``, ``run``) and the runs the
+    current user may pick. A run that is not a number or not this course's is not found
+    (404); one of this course the user may not see on its own is refused (403), as on the
+    run pages. Bad dates are the selection's ``errors`` (the page explains them)."""
+    selection = services.Selection.from_args(request.args)
+    if "run" in selection.errors:
+        abort(404)  # not a run's number: the select offers nothing else
+    options = services.run_options(course, current_user)
+    if selection.run_id is not None and all(o.id != selection.run_id for o in options):
+        run = db.session.get(CourseRun, selection.run_id)
+        abort(404 if run is None or run.course_slug != course.slug else 403)
+    return selection, options
+
+
+def _to_course_page(course: Course, selection: services.Selection):
+    """A comments page or export asked for with bad dates: the course page says what is wrong."""
+    return redirect(url_for("feedback.course_results", slug=course.slug, **selection.args))
+
+
 @bp.get("/courses/<slug>/feedback")
 @roles_required(Role.FACILITATOR, Role.ADMIN)
 def course_results(slug: str):
+    """Results across the course's runs (all of them, or those chosen by first day and
+    run), beside the course's "you said, we did" history."""
     course = _course_or_404(slug)
     if not _may_see_course(course):
         abort(403)
-    forms = services.results_for(course, services.feedback_forms(course))
+    selection, options = _selection(course)
+    forms = []
+    if selection.is_valid:
+        forms = services.results_for(
+            course,
+            services.feedback_forms(course),
+            services.selected_runs(course, current_user, selection),
+        )
     return render_template(
-        "feedback/results.html",
+        "feedback/course.html",
         course=course,
-        run=None,
+        selection=selection,
+        options=options,
+        covered=services.runs_covered(options, selection) if selection.is_filtered else None,
         forms=forms,
+        changes=services.changes_page(course, *page_args(param="changes")),
+        is_admin=current_user.has_role(Role.ADMIN),
         minimum=services.MIN_RESPONSES,
     )
 
@@ -100,33 +133,36 @@ def course_results(slug: str):
 @bp.get("/courses/<slug>/feedback/<form_key>/<question_key>")
 @roles_required(Role.FACILITATOR, Role.ADMIN)
 def comments(slug: str, form_key: str, question_key: str):
-    """Every answer to one text question, paged: for one run (``?run=<id>``) or all runs."""
+    """Every answer to one text question, paged: for the runs chosen as on the course
+    page (``?run=<id>``, ``?from=...&to=...``) or the whole course."""
     course = _course_or_404(slug)
     activity = course.activity(form_key)
     if activity is None or activity.type != "feedback":
         abort(404)
-    run = None
-    run_arg = request.args.get("run", "")
-    if run_arg:
-        run = db.session.get(CourseRun, int(run_arg)) if run_arg.isdigit() else None
-        if run is None or run.course_slug != course.slug:
-            abort(404)
-        if not runs.can_manage(current_user, run):
-            abort(403)
-    elif not _may_see_course(course):
+    if not _may_see_course(course):
         abort(403)
+    selection, options = _selection(course)
+    if not selection.is_valid:
+        return _to_course_page(course, selection)
     page, per_page = page_args()
     try:
         answers, waiting = services.comments_page(
-            course, activity, question_key, [run.id] if run else None, page, per_page
+            course,
+            activity,
+            question_key,
+            services.selected_runs(course, current_user, selection),
+            page,
+            per_page,
         )
     except services.FeedbackError:
         abort(404)
     question = next(q for q in activity.config.questions if q.key == question_key)
+    run = next((o for o in options if o.id == selection.run_id), None)
     return render_template(
         "feedback/comments.html",
         course=course,
         run=run,
+        selection=selection,
         activity=activity,
         question=question,
         answers=answers,
@@ -150,10 +186,26 @@ def run_csv(run_id: int):
 @bp.get("/courses/<slug>/feedback.csv")
 @roles_required(Role.FACILITATOR, Role.ADMIN)
 def course_csv(slug: str):
+    """The released responses of the runs chosen as on the course page, or the whole course."""
     course = _course_or_404(slug)
     if not _may_see_course(course):
         abort(403)
-    return csv_response(services.export_csv(course), f"feedback-{course.slug}.csv")
+    selection, _options = _selection(course)
+    if not selection.is_valid:
+        return _to_course_page(course, selection)
+    # The days as the export covers them, whichever way they were typed.
+    parts = [f"feedback-{course.slug}"]
+    if selection.date_from is not None:
+        parts.append(f"from-{selection.date_from.isoformat()}")
+    if selection.date_to is not None:
+        parts.append(f"to-{selection.date_to.isoformat()}")
+    if selection.run_id is not None:
+        parts.append(f"run-{selection.run_id}")
+    name = "-".join(parts)
+    return csv_response(
+        services.export_csv(course, services.selected_runs(course, current_user, selection)),
+        f"{name}.csv",
+    )
 
 
 @bp.route("/courses/<slug>/changes", methods=["GET", "POST"])
