@@ -39,7 +39,14 @@ bp = Blueprint("learning", __name__)
 @bp.get("/dashboard")
 @login_required
 def dashboard():
+    """Everyone's start page: the panels of each staff role the person holds first
+    (lms.dashboards), then their own courses, course days, written work and certificates."""
+    from lms.accreditation.services import accreditations_of, certificates_of
+    from lms.dashboards import services as dashboards
+    from lms.review.services import outcomes_for
+
     cat = services.catalogue()
+    now = utcnow()
     rows = []
     enrolments = services.enrolments_for(current_user)
     done = services.completed_keys(enrolments)
@@ -67,20 +74,25 @@ def dashboard():
         )
     enrolled = {r["course"].slug for r in rows}
     suggestions = [c for c in cat if c.slug not in enrolled]
-    from lms.accreditation.services import accreditations_of, certificates_of
-    from lms.review.services import outcomes_for
-    from lms.runs.services import places_for_user
-
+    places = dashboards.places_of(current_user)
+    outcomes = outcomes_for(current_user, enrolments)
+    work = dashboards.case_studies(outcomes, enrolments)
     return render_template(
         "learning/dashboard.html",
+        staff=dashboards.staff_panels(current_user, cat, now),
         rows=rows,
         suggestions=suggestions,
-        places=places_for_user(current_user),
-        outcomes=outcomes_for(current_user, enrolments),
+        places=places,
+        waiting_positions=dashboards.waiting_positions(places),
+        due=dashboards.due_before_course_days(places, enrolments, done, outcomes, cat),
+        returned=[o for o in work if o["is_new"]],
+        outcomes=[o for o in work if not o["is_new"]],
         catalogue=cat,
-        certificates=certificates_of(current_user),
+        certificates=[
+            (c, dashboards.certificate_state(c, now)) for c in certificates_of(current_user)
+        ],
         accreditations=[a for a in accreditations_of(current_user) if a.status != "accredited"],
-        now=utcnow(),
+        now=now,
     )
 
 
