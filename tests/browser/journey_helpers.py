@@ -34,7 +34,7 @@ def log_in(page: Page, email: str, heading: str | None = None, axe_check=None) -
         expect(page.get_by_role("heading", level=1, name=heading)).to_be_visible()
 
 
-def nav_link(page: Page, name: str) -> Locator:
+def nav_link(page: Page, name: str | re.Pattern) -> Locator:
     """A link of the main navigation, opening the phone's "Menu" first if it is closed."""
     nav = page.get_by_role("navigation", name="Main")
     link = nav.get_by_role("link", name=name, exact=True)
@@ -44,7 +44,7 @@ def nav_link(page: Page, name: str) -> Locator:
     return link
 
 
-def go(page: Page, name: str, heading: str | re.Pattern) -> None:
+def go(page: Page, name: str | re.Pattern, heading: str | re.Pattern) -> None:
     """Follow a main navigation link and wait for the page's level-1 heading."""
     nav_link(page, name).click()
     expect(page.get_by_role("heading", level=1, name=heading)).to_be_visible()

@@ -98,6 +98,21 @@ def test_administrator_accounts_runs_and_revocation(
     admin_nav.get_by_role("link", name="Course runs").click()
     expect(page.get_by_role("link", name="Rep course, Cardiff, spring")).to_be_visible()
 
+    # --- Regions and background jobs ----------------------------------------------------
+    admin_nav.get_by_role("link", name="Regions").click()
+    expect(page.get_by_role("heading", level=1, name="Regions")).to_be_visible()
+    page.get_by_role("button", name="Add region").click()
+    expect(page.get_by_role("alert")).to_contain_text("Enter the region's name.")
+    axe_check(page)
+    page.get_by_label("Region name").fill("Channel Islands")
+    page.get_by_role("button", name="Add region").click()
+    expect(status(page)).to_contain_text("Region Channel Islands added.")
+    expect(page.get_by_role("cell", name="Channel Islands")).to_be_visible()
+    axe_check(page)
+    admin_nav.get_by_role("link", name="Background jobs").click()
+    expect(page.get_by_role("heading", level=1, name="Background jobs")).to_be_visible()
+    axe_check(page)
+
     # --- Revoke a certificate: the reason is required -----------------------------------
     go(page, "Register", "Register of reps and link members")
     axe_check(page)

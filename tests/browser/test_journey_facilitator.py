@@ -67,6 +67,13 @@ def test_facilitator_day_on_a_phone(app: Flask, make, page: Page, axe_check) -> 
     expect(status(page)).to_have_text("Attendance saved for day 1 (5 changed).")
     axe_check(page)
 
+    # --- How the cohort is doing (the grid has no link from the run page yet) ----------
+    page.goto(f"/facilitate/runs/{run_id}/progress")
+    expect(page.get_by_role("heading", level=1, name="How the cohort is doing")).to_be_visible()
+    no_sideways_scrolling(page)
+    axe_check(page)
+    page.go_back()
+
     # --- A case-study review: refused without a decision, then saved --------------------
     page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name=RUN_TITLE).click()
     page.get_by_role("link", name="Review queue").click()

@@ -80,7 +80,13 @@ def test_trainee_journey(app: Flask, make, page: Page, new_page, axe_check) -> N
     # --- Join the link member course and read ----------------------------------------
     go(page, "Catalogue", "Course catalogue")
     axe_check(page)
-    page.get_by_role("link", name="MiP link member course").click()
+    # The rep course is not open yet: it says why, and links to the course it needs.
+    page.get_by_role("link", name="MiP rep course").click()
+    expect(page.get_by_role("heading", name="Not open to you yet")).to_be_visible()
+    axe_check(page)
+    page.get_by_role("main").get_by_role(
+        "link", name="MiP link member course", exact=True
+    ).first.click()
     expect(page.get_by_role("heading", level=1, name="MiP link member course")).to_be_visible()
     axe_check(page)
     page.get_by_role("button", name="Join this course").click()
@@ -143,6 +149,9 @@ def test_trainee_journey(app: Flask, make, page: Page, new_page, axe_check) -> N
     assert download.suggested_filename.endswith(".pdf"), download.suggested_filename
     with open(download.path(), "rb") as pdf:
         assert pdf.read(5) == b"%PDF-"
+    go(page, re.compile(r"^Notifications\b"), "Notifications")
+    expect(page.get_by_role("main")).to_contain_text("MiP Link Member")
+    axe_check(page)
 
     # --- The rep course is open now: a place on a run ---------------------------------
     go(page, "Catalogue", "Course catalogue")
