@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import TimestampMixin, utcnow
@@ -36,6 +36,11 @@ ATTENDANCE_LABELS = {
 }
 
 
+#: A course day's times when none are given.
+DEFAULT_START = time(9, 30)
+DEFAULT_END = time(16, 30)
+
+
 class CourseRun(TimestampMixin, db.Model):
     """One cohort of a course: its days, where it happens, how many places."""
 
@@ -49,6 +54,14 @@ class CourseRun(TimestampMixin, db.Model):
     # Bumped by every change to places: the UPDATE takes a row lock that serialises
     # sign-ups for one run on PostgreSQL and SQLite alike.
     lock_version: Mapped[int] = mapped_column(default=0)
+    #: The link for an online run (an https address), shown to people with a place.
+    online_url: Mapped[str | None] = mapped_column(String(500))
+    #: The calendar SEQUENCE of the run's events: bumped by every change that matters to
+    #: the people booked on it (days, times, venue, online link, cancellation).
+    sequence: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    #: A cancelled run stays, with its places, for history; it is closed for sign-up.
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
 
     days: Mapped[list[RunDay]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="RunDay.day_date"
@@ -72,6 +85,10 @@ class CourseRun(TimestampMixin, db.Model):
     def where(self) -> str:
         return "Online" if self.is_online else (self.venue or "")
 
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
     def facilitator_ids(self) -> set[int]:
         return {f.user_id for f in self.facilitators}
 
@@ -91,6 +108,9 @@ class RunDay(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("course_run.id", ondelete="CASCADE"))
     day_date: Mapped[date]
+    # UK wall-clock times (Europe/London), as the venue's clock shows them.
+    starts_at: Mapped[time] = mapped_column(default=DEFAULT_START, server_default="09:30:00")
+    ends_at: Mapped[time] = mapped_column(default=DEFAULT_END, server_default="16:30:00")
 
     run: Mapped[CourseRun] = relationship(back_populates="days")
 
