@@ -25,6 +25,7 @@ SECRET_PATHS: dict[str, str] = {
     "/api/v1/certificates/": "the same verification token, through the API",
     "/password/set/": "set-password and password-reset links",
     "/certificates/files/": "a certificate PDF's short-lived download link",
+    "/calendar/": "a person's calendar feed address (webcal:// and https)",
 }
 #: Segments after a prefix above that are routes, not secrets (``POST /verify/file``).
 NOT_SECRET_SEGMENTS = frozenset({"file"})

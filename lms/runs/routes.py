@@ -17,8 +17,16 @@ from lms.learning import services as learning
 from lms.learning.models import Enrolment
 from lms.pagination import page_args
 from lms.runs import services
-from lms.runs.forms import AddPersonForm, MoveForm, RunForm, choices
-from lms.runs.models import ATTENDANCE_LABELS, AttendanceStatus, CourseRun, PlaceStatus, RunDay
+from lms.runs.forms import AddPersonForm, CancelRunForm, MoveForm, RunForm, choices
+from lms.runs.models import (
+    ATTENDANCE_LABELS,
+    DEFAULT_END,
+    DEFAULT_START,
+    AttendanceStatus,
+    CourseRun,
+    PlaceStatus,
+    RunDay,
+)
 from lms.security import roles_required
 
 bp = Blueprint("runs", __name__)
@@ -237,11 +245,26 @@ def _prepare(form: RunForm) -> None:
     form.facilitator_ids.choices = _facilitator_choices()
 
 
+def _entry(entries, index: int):
+    """The ``index``-th entry's data of a FieldList, or None (the lists of a day row can
+    differ in length when a form is posted by hand)."""
+    return entries[index].data if index < len(entries) else None
+
+
 def _input(form: RunForm) -> services.RunInput:
+    times = {}
+    for i, entry in enumerate(form.days):
+        if entry.data:
+            times[entry.data] = (
+                _entry(form.starts, i) or DEFAULT_START,
+                _entry(form.ends, i) or DEFAULT_END,
+            )
     return services.RunInput(
         course_slug=form.course_slug.data or "",
         title=form.title.data or "",
         days=[entry.data for entry in form.days if entry.data],
+        times=times,
+        online_url=form.online_url.data or "",
         capacity=form.capacity.data or 0,
         venue=form.venue.data or "",
         is_online=bool(form.is_online.data),
@@ -304,8 +327,17 @@ def admin_run(run_id: int):
             entry.data = day.day_date
         while len(form.days) < len(run.days):
             form.days.append_entry(run.days[len(form.days)].day_date)
+        for entries, times in (
+            (form.starts, [d.starts_at for d in run.days]),
+            (form.ends, [d.ends_at for d in run.days]),
+        ):
+            for entry, value in zip(entries, times, strict=False):
+                entry.data = value
+            while len(entries) < len(times):
+                entries.append_entry(times[len(entries)])
         form.facilitator_ids.data = sorted(run.facilitator_ids())
         form.venue.data = run.venue or ""
+        form.online_url.data = run.online_url or ""
     if form.validate_on_submit():
         try:
             services.update_run(run, _input(form))
@@ -345,6 +377,40 @@ def admin_run(run_id: int):
         q=" ".join(request.args.get("q", "").split())[:100],
         counts=services.place_counts([run.id])[run.id],
         other_runs=other_runs,
+    ), status
+
+
+@bp.route("/admin/runs/<int:run_id>/cancel", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_cancel_run(run_id: int):
+    """Cancel a run, after a page that says what it does and asks why."""
+    run = _run_or_404(run_id)
+    if run.cancelled_at is not None:
+        flash(_("This run has already been cancelled."), "info")
+        return redirect(url_for("runs.admin_run", run_id=run.id))
+    form = CancelRunForm()
+    status = 200
+    if form.is_submitted():
+        status = 422
+        if form.validate():
+            try:
+                services.cancel_run(run, form.reason.data or "", current_user)
+            except services.RunError as exc:
+                form.reason.errors = [*form.reason.errors, exc.message]
+            else:
+                flash(
+                    _("%(run)s is cancelled. The people on it are told why.", run=run.title),
+                    "success",
+                )
+                return redirect(url_for("runs.admin_run", run_id=run.id))
+        elif form.csrf_token.errors:
+            flash(
+                _("Your session timed out. Your reason is still here: press the button again."),
+                "warning",
+            )
+            status = 400
+    return render_template(
+        "runs/cancel.html", run=run, form=form, counts=services.place_counts([run.id])[run.id]
     ), status
 
 

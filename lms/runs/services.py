@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, time
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from lms import signals
 from lms.accounts.models import Role, User
 from lms.catalogue.content import Course
 from lms.db import escape_like, utcnow
@@ -26,6 +28,8 @@ from lms.i18n import _
 from lms.learning import services as learning
 from lms.pagination import Page, choice_arg, paginate, search_arg
 from lms.runs.models import (
+    DEFAULT_END,
+    DEFAULT_START,
     AttendanceMark,
     AttendanceStatus,
     CourseRun,
@@ -42,6 +46,8 @@ MAX_CAPACITY = 500
 #: The lengths of ``CourseRun.title`` and ``CourseRun.venue``.
 MAX_TITLE = 200
 MAX_VENUE = 300
+MAX_ONLINE_URL = 500
+MAX_CANCEL_REASON = 1000
 RUNS_PAGE_SIZE = 25
 ROSTER_PAGE_SIZE = 100
 
@@ -55,6 +61,9 @@ class RunError(ServiceError):
 
 @dataclass
 class RunInput:
+    """A run's details. ``times`` maps a day's date to its (start, end) wall-clock times
+    in the UK; days without an entry get :data:`DEFAULT_START` to :data:`DEFAULT_END`."""
+
     course_slug: str
     title: str
     days: list[date]
@@ -63,6 +72,25 @@ class RunInput:
     is_online: bool = False
     is_open: bool = True
     facilitator_ids: tuple[int, ...] = ()
+    times: dict[date, tuple[time, time]] = field(default_factory=dict)
+    online_url: str = ""
+
+    def times_of(self, day: date) -> tuple[time, time]:
+        return self.times.get(day, (DEFAULT_START, DEFAULT_END))
+
+
+def _send(signal, **kwargs) -> None:
+    from flask import current_app
+
+    signal.send(current_app._get_current_object(), **kwargs)
+
+
+def _long_date(day: date) -> str:
+    return day.strftime("%-d %B %Y")
+
+
+def _clock(value: time) -> str:
+    return value.strftime("%H:%M")
 
 
 def _check(data: RunInput) -> Course:
@@ -86,6 +114,21 @@ def _check(data: RunInput) -> Course:
         raise RunError(_("Capacity must be between 1 and %(n)d.", n=MAX_CAPACITY), "capacity")
     if not data.is_online and not data.venue.strip():
         raise RunError(_("Give the venue, or tick “Online”."), "venue")
+    for n, day in enumerate(sorted(data.days), start=1):
+        start, end = data.times_of(day)
+        if end <= start:
+            raise RunError(_("Day %(n)d must end after it starts.", n=n), "days")
+    url = data.online_url.strip()
+    if url:
+        parts = urlsplit(url)
+        if len(url) > MAX_ONLINE_URL:
+            raise RunError(
+                _("Keep the online link under %(n)d characters.", n=MAX_ONLINE_URL), "online_url"
+            )
+        if parts.scheme != "https" or not parts.hostname or " " in url:
+            raise RunError(
+                _("Give the online link as a full address starting https://"), "online_url"
+            )
     for user_id in data.facilitator_ids:
         user = db.session.get(User, user_id)
         if user is None or not user.has_role(Role.FACILITATOR):
@@ -103,10 +146,14 @@ def create_run(data: RunInput) -> CourseRun:
         title=" ".join(data.title.split()),
         venue=data.venue.strip() or None,
         is_online=data.is_online,
+        online_url=(data.online_url.strip() or None) if data.is_online else None,
         capacity=data.capacity,
         is_open=data.is_open,
     )
-    run.days = [RunDay(day_date=d) for d in sorted(data.days)]
+    run.days = [
+        RunDay(day_date=d, starts_at=data.times_of(d)[0], ends_at=data.times_of(d)[1])
+        for d in sorted(data.days)
+    ]
     run.facilitators = [RunFacilitator(user_id=i) for i in sorted(set(data.facilitator_ids))]
     db.session.add(run)
     db.session.flush()
@@ -114,37 +161,50 @@ def create_run(data: RunInput) -> CourseRun:
     return run
 
 
-def update_run(run: CourseRun, data: RunInput) -> None:
-    """Change a run's details. Days with attendance cannot be removed. Raises RunError."""
+def update_run(run: CourseRun, data: RunInput) -> list[str]:
+    """Change a run's details. Raises RunError.
+
+    A day keeps its identity (and so its calendar event) when its date or times change:
+    days whose date is still wanted stay, the others move, in order, to the new dates;
+    what is left over is removed or added. Days with attendance cannot be moved or
+    removed. When anything people on the run care about changes (days, times, venue,
+    online link), the run's calendar ``sequence`` goes up and ``signals.run_changed`` is
+    sent. Returns the changes, as short phrases for the people booked on it.
+    """
+    if run.cancelled_at is not None:
+        raise RunError(_("This run has been cancelled, so it cannot change."), "run")
     if data.course_slug != run.course_slug and run.places:
         raise RunError(
             _("People have places on this run, so its course cannot change."), "course_slug"
         )
     _check(data)
     lock_run(run)
-    wanted = set(data.days)
-    for day in list(run.days):
-        if day.day_date not in wanted:
-            marked = db.session.scalar(
-                select(func.count(AttendanceMark.id)).where(AttendanceMark.run_day_id == day.id)
-            )
-            if marked:
-                raise RunError(
-                    _(
-                        "Attendance has been recorded for %(day)s, so it cannot be removed.",
-                        day=day.day_date.strftime("%-d %B %Y"),
-                    ),
-                    "days",
-                )
-            run.days.remove(day)
-    have = {d.day_date for d in run.days}
-    for d in sorted(wanted - have):
-        run.days.append(RunDay(day_date=d))
-    run.days.sort(key=lambda d: d.day_date)
+    before = {d.id: (d.day_date, d.starts_at, d.ends_at) for d in sorted(run.days, key=_day_order)}
+    was = (run.venue, run.is_online, run.online_url)
+    wanted = sorted(set(data.days))
+    kept = [d for d in run.days if d.day_date in wanted]
+    loose = sorted((d for d in run.days if d.day_date not in wanted), key=_day_order)
+    free = [d for d in wanted if d not in {k.day_date for k in kept}]
+    for day in loose[len(free) :]:
+        _refuse_if_marked(
+            day, _("Attendance has been recorded for %(day)s, so it cannot be removed.")
+        )
+        run.days.remove(day)
+    for day, new_date in zip(loose, free, strict=False):
+        _refuse_if_marked(
+            day, _("Attendance has been recorded for %(day)s, so it cannot be moved.")
+        )
+        day.day_date = new_date
+    for new_date in free[len(loose) :]:
+        run.days.append(RunDay(day_date=new_date))
+    for day in run.days:
+        day.starts_at, day.ends_at = data.times_of(day.day_date)
+    run.days.sort(key=_day_order)
     run.course_slug = data.course_slug
     run.title = " ".join(data.title.split())
     run.venue = data.venue.strip() or None
     run.is_online = data.is_online
+    run.online_url = (data.online_url.strip() or None) if data.is_online else None
     run.is_open = data.is_open
     run.capacity = data.capacity
     current = {f.user_id: f for f in run.facilitators}
@@ -154,7 +214,102 @@ def update_run(run: CourseRun, data: RunInput) -> None:
     for user_id in set(data.facilitator_ids) - set(current):
         run.facilitators.append(RunFacilitator(user_id=user_id))
     db.session.flush()
+    changes = _changes(run, before, was)
+    if changes:
+        run.sequence += 1
+        db.session.flush()
+        log.info("Run %s changed (%d changes), sequence %d", run.id, len(changes), run.sequence)
+        _send(signals.run_changed, run=run, changes=changes)
     _promote(run)
+    return changes
+
+
+def _day_order(day: RunDay) -> tuple[date, int]:
+    return (day.day_date, day.id or 0)
+
+
+def _refuse_if_marked(day: RunDay, message: str) -> None:
+    marked = db.session.scalar(
+        select(func.count(AttendanceMark.id)).where(AttendanceMark.run_day_id == day.id)
+    )
+    if marked:
+        raise RunError(message % {"day": _long_date(day.day_date)}, "days")
+
+
+def _changes(
+    run: CourseRun,
+    before: dict[int, tuple[date, time, time]],
+    was: tuple[str | None, bool, str | None],
+) -> list[str]:
+    """What changed for the people on ``run``, in short phrases (days are numbered as
+    they are now)."""
+    changes: list[str] = []
+    now = {d.id: d for d in run.days}
+    for old_date, _start, _end in (v for k, v in before.items() if k not in now):
+        changes.append(_("%(day)s is no longer a course day", day=_long_date(old_date)))
+    starts: dict[int, time] = {}
+    ends: dict[int, time] = {}
+    for n, day in enumerate(run.days, start=1):
+        if day.id not in before:
+            changes.append(
+                _(
+                    "Day %(n)d added: %(day)s, %(start)s to %(end)s",
+                    n=n,
+                    day=_long_date(day.day_date),
+                    start=_clock(day.starts_at),
+                    end=_clock(day.ends_at),
+                )
+            )
+            continue
+        old_date, old_start, old_end = before[day.id]
+        if day.day_date != old_date:
+            changes.append(_("Day %(n)d moved to %(day)s", n=n, day=_long_date(day.day_date)))
+        if day.starts_at != old_start:
+            starts[n] = day.starts_at
+        if day.ends_at != old_end:
+            ends[n] = day.ends_at
+    every_day = all(d.id in before for d in run.days)
+    for moved, phrase_all, phrase_one in (
+        (starts, _("Start time is now %(time)s"), _("Day %(n)d now starts at %(time)s")),
+        (ends, _("End time is now %(time)s"), _("Day %(n)d now ends at %(time)s")),
+    ):
+        # Every day to the same time: one phrase for the run.
+        if every_day and len(moved) == len(run.days) and len(set(moved.values())) == 1:
+            changes.append(phrase_all % {"time": _clock(next(iter(moved.values())))})
+        else:
+            changes.extend(phrase_one % {"n": n, "time": _clock(t)} for n, t in moved.items())
+    old_venue, old_online, old_url = was
+    if run.is_online:
+        if not old_online:
+            changes.append(_("The run is now online"))
+        if run.online_url and run.online_url != (old_url if old_online else None):
+            changes.append(_("Online link is now %(url)s", url=run.online_url))
+    elif old_online or run.venue != old_venue:
+        changes.append(_("Venue is now %(venue)s", venue=run.venue or ""))
+    return changes
+
+
+def cancel_run(run: CourseRun, reason: str, by: User) -> None:
+    """Cancel a run: it closes, its places stay (for history), its calendar events become
+    cancelled (``sequence`` goes up) and ``signals.run_cancelled`` is sent. Raises
+    RunError when there is no reason or the run is already cancelled."""
+    reason = reason.strip()
+    if not reason:
+        raise RunError(
+            _("Say why the run is cancelled: the people booked on it will read it."), "reason"
+        )
+    if len(reason) > MAX_CANCEL_REASON:
+        raise RunError(_("Keep the reason under %(n)d characters.", n=MAX_CANCEL_REASON), "reason")
+    lock_run(run)
+    if run.cancelled_at is not None:
+        raise RunError(_("This run has already been cancelled."), "reason")
+    run.cancelled_at = utcnow()
+    run.cancel_reason = reason
+    run.is_open = False
+    run.sequence += 1
+    db.session.flush()
+    log.info("Run %s cancelled by user %s", run.id, by.id)
+    _send(signals.run_cancelled, run=run, reason=reason)
 
 
 def _first_day():
@@ -195,6 +350,7 @@ def upcoming_open_runs(course: Course, today: date | None = None) -> list[Course
     stmt = select(CourseRun).where(
         CourseRun.course_slug == course.slug,
         CourseRun.is_open.is_(True),
+        CourseRun.cancelled_at.is_(None),
         or_(last.is_(None), last >= today),
     )
     return list(db.session.scalars(_by_first_day(stmt)))
@@ -350,6 +506,9 @@ def active_place_on_course(user: User, course_slug: str) -> RunPlace | None:
             RunPlace.user_id == user.id,
             CourseRun.course_slug == course_slug,
             RunPlace.status != PlaceStatus.CANCELLED,
+            # A place on a cancelled run stays for history but frees the person to
+            # sign up for another run of the course.
+            CourseRun.cancelled_at.is_(None),
         )
         .order_by(RunPlace.id.desc())
     )
@@ -367,8 +526,11 @@ def _wait(place: RunPlace) -> None:
 
 
 def _promote(run: CourseRun) -> list[RunPlace]:
-    """Move people up from the waiting list, in order, while there is room."""
-    promoted = []
+    """Move people up from the waiting list, in order, while there is room (never on a
+    cancelled run). Sends ``signals.place_booked`` for each, with ``promoted=True``."""
+    promoted: list[RunPlace] = []
+    if run.cancelled_at is not None:
+        return promoted
     booked = len(run.booked())
     for place in run.waiting():
         if booked >= run.capacity:
@@ -379,11 +541,17 @@ def _promote(run: CourseRun) -> list[RunPlace]:
     if promoted:
         db.session.flush()
         log.info("Run %s: %d moved up from the waiting list", run.id, len(promoted))
+        for place in promoted:
+            _send(signals.place_booked, place=place, promoted=True)
     return promoted
 
 
 def _place(run: CourseRun, user: User, added_by: User | None, force_book: bool) -> RunPlace:
+    """Give ``user`` a place (or a waiting-list place) on ``run``; sends
+    ``signals.place_booked`` when it is booked."""
     lock_run(run)
+    if run.cancelled_at is not None:
+        raise RunError(_("This run has been cancelled."), "run")
     place = place_for(user, run)
     if place is not None and place.status != PlaceStatus.CANCELLED:
         raise RunError(
@@ -422,6 +590,8 @@ def _place(run: CourseRun, user: User, added_by: User | None, force_book: bool) 
         _wait(place)
     db.session.flush()
     db.session.expire(run, ["places"])
+    if place.status == PlaceStatus.BOOKED:
+        _send(signals.place_booked, place=place, promoted=False)
     return place
 
 
@@ -433,6 +603,8 @@ def sign_up(user: User, run: CourseRun) -> RunPlace:
     a prerequisite course is not complete.
     """
     course = learning.catalogue().get(run.course_slug)
+    if run.cancelled_at is not None:
+        raise RunError(_("This run has been cancelled."), "run")
     if course is None or not run.is_open:
         raise RunError(_("This run is not open for sign-up."), "run")
     if run.last_day is not None and run.last_day < date.today():

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from lms.extensions import db
+from lms.runs import services as runs
 from lms.runs.models import AttendanceMark
 from tests.conftest import csrf_from, get_csrf, login
 from tests.functional.run_helpers import complete_course, get_run, make_run
@@ -245,3 +246,81 @@ def test_attendance_with_expired_token_keeps_the_marks(app, make):
     assert "Your marks are still here" in html
     assert 'value="excused" checked' in html
     assert 'value="Train strike"' in html
+
+
+def test_days_keep_their_identity_when_they_move_and_marked_days_stay(app, make):
+    """A day moved to another date is the same day (same id, so the same calendar event);
+    a day with attendance cannot be moved or removed."""
+    make("admin", email="office@example.org")
+    fac = make("facilitator", email="fac@example.org")
+    uid = make("trainee", email="t@example.org")
+    complete_course(app, uid)
+    run_id = make_run(app, facilitators=[fac], days=2)
+    sign_up(client_for(app, "t@example.org"), run_id)
+    office = client_for(app, "office@example.org")
+    page = office.get(f"/admin/runs/{run_id}").get_data(as_text=True)
+    assert 'name="starts-0"' in page and 'value="09:30"' in page and 'value="16:30"' in page
+    with app.app_context():
+        run = get_run(run_id)
+        ids = [d.id for d in run.days]
+        day1, day2 = (d.day_date for d in run.days)
+    base = {
+        "csrf_token": csrf_from(page),
+        "course_slug": "rep",
+        "title": "rep run, London",
+        "venue": "Congress House, London",
+        "capacity": "8",
+        "is_open": "y",
+        "facilitator_ids": str(fac),
+        "days-0": day1.isoformat(),
+        "starts-0": "09:00",
+        "ends-0": "17:00",
+    }
+    moved = day2 + timedelta(days=3)
+    assert (
+        office.post(f"/admin/runs/{run_id}", data={**base, "days-1": moved.isoformat()}).status_code
+        == 302
+    )
+    with app.app_context():
+        run = get_run(run_id)
+        assert [(d.id, d.day_date) for d in run.days] == [(ids[0], day1), (ids[1], moved)]
+        assert (run.days[0].starts_at.hour, run.days[0].ends_at.hour) == (9, 17)
+        assert run.days[1].starts_at.strftime("%H:%M") == "09:30"  # empty time: the default
+        assert run.sequence == 1
+    # Attendance on day 2, then trying to move it: refused, nothing changes.
+    fac_client = client_for(app, "fac@example.org")
+    url = f"/facilitate/runs/{run_id}/days/{ids[1]}"
+    token = get_csrf(fac_client, url)
+    fac_client.post(url, data={"csrf_token": token, f"status-{uid}": "present"})
+    refused = office.post(
+        f"/admin/runs/{run_id}",
+        data={**base, "days-1": (moved + timedelta(days=1)).isoformat()},
+    )
+    assert refused.status_code == 422
+    assert "so it cannot be moved" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert get_run(run_id).days[1].day_date == moved
+
+
+def test_a_cancelled_run_refuses_sign_up_and_places(app, make):
+    admin = make("admin", email="office@example.org")
+    uid = make("trainee", email="t@example.org")
+    complete_course(app, uid)
+    run_id = make_run(app)
+    with app.app_context():
+        from tests.conftest import get_user
+
+        runs.cancel_run(get_run(run_id), "Trainer ill", get_user(app, admin))
+        db.session.commit()
+    client = client_for(app, "t@example.org")
+    page = client.get("/courses/rep").get_data(as_text=True)
+    assert "rep run, London" not in page  # no longer listed
+    assert sign_up(client, run_id).status_code == 303
+    assert "This run has been cancelled." in client.get("/courses/rep").get_data(as_text=True)
+    office = client_for(app, "office@example.org")
+    token = get_csrf(office, f"/admin/runs/{run_id}")
+    office.post(
+        f"/admin/runs/{run_id}/places", data={"csrf_token": token, "add-email": "t@example.org"}
+    )
+    with app.app_context():
+        assert get_run(run_id).places == []
