@@ -230,5 +230,8 @@ def changes(slug: str):
             return redirect(url_for("feedback.changes", slug=course.slug))
     status = 422 if form.is_submitted() else 200
     return render_template(
-        "feedback/changes.html", course=course, form=form, changes=services.changes_for(course)
+        "feedback/changes.html",
+        course=course,
+        form=form,
+        changes=services.changes_page(course, *page_args(param="changes")),
     ), status

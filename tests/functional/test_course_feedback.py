@@ -330,6 +330,10 @@ def test_the_history_is_listed_newest_first_a_page_at_a_time(app, make):
     later = main_of(second).split('<section aria-labelledby="changes-h">')[1]
     assert re.findall(r"Said number (\d+)", later) == ["1", "0"]
     assert 'name="from" value="2027-02-01"' in second
+    # The page for recording changes lists them the same way, a page at a time.
+    own = main_of(staff.get("/facilitate/courses/rep/changes").get_data(as_text=True))
+    assert re.findall(r"Said number (\d+)", own) == [str(n) for n in range(11, 1, -1)]
+    assert "Showing 1–10 of 12" in own and "Rep course, Truro · Femi Adeyemi" in own
 
 
 class Queries:
