@@ -9,6 +9,8 @@ Create Date: 2026-12-03 15:00:00.000000
 import sqlalchemy as sa
 from alembic import op
 
+import lms.db
+
 # revision identifiers, used by Alembic.
 revision = "0019_run_schedule"
 down_revision = "0018_notifications"
@@ -29,15 +31,15 @@ def upgrade():
         batch_op.add_column(
             sa.Column("sequence", sa.Integer(), server_default=sa.text("0"), nullable=False)
         )
-        batch_op.add_column(sa.Column("cancelled_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("cancelled_at", lms.db.UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("cancel_reason", sa.Text(), nullable=True))
     op.create_table(
         "calendar_feed",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("revoked_at", lms.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", lms.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["user.id"], name=op.f("fk_calendar_feed_user_id_user"), ondelete="CASCADE"
         ),
