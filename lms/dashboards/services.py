@@ -140,10 +140,10 @@ def due_before_course_days(
     catalogue: Catalogue,
     on: date | None = None,
 ) -> list[DueBefore]:
-    """For each booked place on a run with a day still to come: the course's required
-    online activities not yet complete (forms about the days left out), soonest day
-    first. Written work sent and waiting for review is listed apart: the trainee has
-    done their part. No queries: it works on what the dashboard has read."""
+    """For each booked place on a run (not cancelled) with a day still to come: the
+    course's required online activities not yet complete (forms about the days left
+    out), soonest day first. Written work sent and waiting for review is listed apart:
+    the trainee has done their part. No queries: it works on what the dashboard has read."""
     on = on or today()
     by_course = {e.course_slug: e for e in enrolments}
     reviewed = {(o["course"].slug, o["activity"].key): o for o in outcomes}
@@ -152,6 +152,8 @@ def due_before_course_days(
         if place.status != PlaceStatus.BOOKED:
             continue
         run = place.run
+        if run.is_cancelled:
+            continue
         day = next((d.day_date for d in run.days if d.day_date >= on), None)
         course = catalogue.get(run.course_slug)
         if day is None or course is None:
@@ -253,7 +255,8 @@ class FacilitatorPanel:
 
 
 def facilitator_panel(user: User, catalogue: Catalogue, on: date | None = None) -> FacilitatorPanel:
-    """The upcoming and current runs ``user`` facilitates (not finished before ``on``),
+    """The upcoming and current runs ``user`` facilitates (not finished before ``on``, not
+    cancelled),
     soonest first, the first :data:`RUNS_SHOWN`, each with its counts: five queries
     (runs with their total, days, places, finished, work to review)."""
     on = on or today()
@@ -261,7 +264,11 @@ def facilitator_panel(user: User, catalogue: Catalogue, on: date | None = None) 
     rows = db.session.execute(
         select(CourseRun, func.count().over())
         .join(RunFacilitator, RunFacilitator.run_id == CourseRun.id)
-        .where(RunFacilitator.user_id == user.id, or_(last.is_(None), last >= on))
+        .where(
+            RunFacilitator.user_id == user.id,
+            CourseRun.cancelled_at.is_(None),
+            or_(last.is_(None), last >= on),
+        )
         .options(selectinload(CourseRun.days))
         .order_by(case((first.is_(None), 1), else_=0), first, CourseRun.id)
         .limit(RUNS_SHOWN)
@@ -470,7 +477,7 @@ class AdminPanel:
 
 
 def filling_runs(catalogue: Catalogue, on: date | None = None) -> tuple[list[FillingRun], int]:
-    """Runs not started by ``on`` (or without dates yet) with at least
+    """Runs not cancelled nor started by ``on`` (or without dates yet) with at least
     :data:`FILLING_PERCENT` of their places booked or anyone waiting, soonest first: the
     first :data:`FILLING_SHOWN` and how many in all (two queries: runs, their days)."""
     on = on or today()
@@ -491,6 +498,7 @@ def filling_runs(catalogue: Catalogue, on: date | None = None) -> tuple[list[Fil
         select(CourseRun, counts.c.booked, counts.c.waiting, func.count().over())
         .join(counts, counts.c.run_id == CourseRun.id)
         .where(
+            CourseRun.cancelled_at.is_(None),
             or_(first.is_(None), first >= on),
             or_(
                 counts.c.waiting > 0,

@@ -250,6 +250,27 @@ def test_runs_that_are_over_or_waiting_places_have_nothing_due(app, make):
     assert "Waiting list: number 1" in html  # the course days keep the waiting place
 
 
+def cancel(app, run_id: int, admin_id: int, reason="The venue is closed for repairs.") -> None:
+    with app.app_context():
+        runs.cancel_run(db.session.get(CourseRun, run_id), reason, db.session.get(User, admin_id))
+        db.session.commit()
+
+
+def test_a_cancelled_run_has_nothing_due_and_says_it_is_cancelled(app, make):
+    admin = make("admin")
+    trainee = make("trainee")
+    complete_course(app, trainee)
+    run_id = make_run(app, course="rep", title="Rep course, Hull")
+    book(app, run_id, trainee, admin)
+    cancel(app, run_id, admin)
+    html = page(client_for(app, trainee))
+    assert "Before your course days" not in html
+    days = html[html.index('id="days-h"') :]
+    assert "Rep course, Hull" in days
+    assert "This run has been cancelled" in days and "You have a place" not in days
+    assert "The venue is closed for repairs." in days
+
+
 def test_reviews_returned_come_first_until_the_trainee_has_been_back(app, make):
     admin = make("admin")
     trainee = make("trainee")
@@ -320,6 +341,8 @@ def test_the_facilitator_panel_counts_each_run(app, make):
     run_id = make_run(app, course="rep", capacity=4, facilitators=[fac], title="Rep, Leeds")
     make_run(app, course="rep", facilitators=[other_fac], title="Someone else's run")
     make_past_run(app, facilitators=[fac])
+    cancelled = make_run(app, course="link-member", facilitators=[fac], title="Cancelled run")
+    cancel(app, cancelled, admin)
     trainees = [make("trainee") for _ in range(3)]
     for t in trainees:
         complete_course(app, t)
@@ -339,6 +362,7 @@ def test_the_facilitator_panel_counts_each_run(app, make):
     assert "Rep, Leeds" in html
     assert "Someone else&#39;s run" not in html and "Someone else's run" not in html
     assert "rep run that has finished" not in html
+    assert "Cancelled run" not in html
     assert "3 of 4" in html  # booked
     assert "1 of 3" in html  # finished online
     assert "<dt>Case studies to review</dt><dd>2</dd>" in html
@@ -478,6 +502,9 @@ def test_the_admin_panel_shows_runs_filling_failed_jobs_and_content(app, make, m
         book(app, half, person, admin)
     book(app, waiting, people[6], admin)
     book(app, waiting, people[7], admin, status=PlaceStatus.WAITING)
+    called_off = make_run(app, course="rep", capacity=1, title="Called-off run")
+    book(app, called_off, people[0], admin)
+    cancel(app, called_off, admin)
     with app.app_context():
         for _n in range(2):
             db.session.add(Job(task="lms.mail.send", status="failed", last_error="Boom"))
@@ -490,6 +517,7 @@ def test_the_admin_panel_shows_runs_filling_failed_jobs_and_content(app, make, m
     assert "Nearly full run" in runs_panel and "4 of 5 booked" in runs_panel
     assert "Run with a queue" in runs_panel and "1 waiting" in runs_panel
     assert "Half empty run" not in runs_panel
+    assert "Called-off run" not in runs_panel
     assert f'href="{url(app, "runs.admin_run", run_id=filling)}"' in runs_panel
     jobs_panel = html[html.index('id="jobs-h"') : html.index('id="content-h"')]
     assert '<span class="stat__number">2</span> jobs failed' in jobs_panel
