@@ -377,6 +377,7 @@ def admin_run(run_id: int):
         q=" ".join(request.args.get("q", "").split())[:100],
         counts=services.place_counts([run.id])[run.id],
         other_runs=other_runs,
+        course=learning.catalogue().get(run.course_slug),
     ), status
 
 
