@@ -47,10 +47,10 @@ VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 # one main, heading order, unique landmark names...): the pages meet those too, so they
 # are held to them.
 AXE_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice")
-AXE_LOG = ARTIFACTS / "axe-pages.txt"
+AXE_LOG = ARTIFACTS / "axe"
 # Violations already reported, whose fix is in a file this suite's owner may not change:
 # (rule id, target selector) -> what to change. They are logged (test-artifacts/browser/
-# axe-pages.txt, and the test's captured output), not failed, until the fix lands; then
+# axe/<test>.txt, and the test's captured output), not failed, until the fix lands; then
 # delete the entry, and the check holds the pages to it again.
 AXE_PENDING: list[tuple[str, str, str, str]] = [
     # (rule id, target selector, page path pattern, the fix and who makes it)
@@ -276,24 +276,17 @@ class AxeCheck:
             pytest.fail(format_violations(page.url, found), pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def axe_log() -> Path:
-    """test-artifacts/browser/axe-pages.txt: every page checked in this session, and at
-    which size, with any pending violations (started afresh each session)."""
-    AXE_LOG.parent.mkdir(parents=True, exist_ok=True)
-    AXE_LOG.unlink(missing_ok=True)
-    return AXE_LOG
-
-
 @pytest.fixture()
-def axe_check(request: pytest.FixtureRequest, axe_log: Path) -> Iterator[AxeCheck]:
+def axe_check(request: pytest.FixtureRequest) -> Iterator[AxeCheck]:
     check = AxeCheck(request.node.nodeid)
     yield check
+    # One file per test (test-artifacts/browser/axe/<test>.txt): the pages checked, at
+    # which size, and any pending violations.
+    log = AXE_LOG / (re.sub(r"[^\w.\[\]-]+", "_", request.node.nodeid) + ".txt")
     if check.checked:
-        with axe_log.open("a", encoding="utf-8") as log:
-            for path, size in check.checked:
-                log.write(f"{check.test_name}\t{size}\t{path}\n")
-            for line in dict.fromkeys(check.pending):
-                log.write(f"{check.test_name}\t{line}\n")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f"{size}\t{path}" for path, size in check.checked]
+        lines += list(dict.fromkeys(check.pending))
+        log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for line in dict.fromkeys(check.pending):
         print(f"axe: {line}")
