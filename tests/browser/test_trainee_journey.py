@@ -107,6 +107,8 @@ def answer_with_keyboard(page: Page, question, number: int, wanted: set[str]) ->
 
 
 def test_trainee_journey(app: Flask, make, page: Page, shot) -> None:
+    """The first session by keyboard and mouse. Every page here is also met, in the same
+    states, by test_journey_trainee.py, which checks each with axe; not again here."""
     make("trainee", email="sam@example.org", name="Sam Okafor")
     quiz = quiz_config(app)
 
