@@ -9,6 +9,8 @@ Create Date: 2026-12-03 14:20:00.000000
 import sqlalchemy as sa
 from alembic import op
 
+import lms.db
+
 # revision identifiers, used by Alembic.
 revision = "0018_notifications"
 down_revision = "0017_mfa"
@@ -26,8 +28,8 @@ def upgrade():
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("link", sa.String(length=500), nullable=True),
         sa.Column("dedupe_key", sa.String(length=160), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("read_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", lms.db.UTCDateTime(), nullable=False),
+        sa.Column("read_at", lms.db.UTCDateTime(), nullable=True),
         sa.Column("is_emailed", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["user.id"], name=op.f("fk_notification_user_id_user"), ondelete="CASCADE"

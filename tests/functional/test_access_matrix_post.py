@@ -379,6 +379,16 @@ CROSS = [
         needs=RUN,
     ),
     Cross(
+        "runs.admin_cancel_run",
+        "POST",
+        "admin",
+        "/admin/runs/{missing_id}/cancel",
+        404,
+        "missing: cancels a run that does not exist",
+        data={"reason": "The venue is closed."},
+        needs=RUN,
+    ),
+    Cross(
         "runs.add_place",
         "POST",
         "admin",
@@ -437,6 +447,7 @@ NO_FOREIGN_ID = {
     ("accounts.login", "POST"): "the email and password are the credential",
     ("accounts.logout", "POST"): "ends the sender's own session",
     ("notifications.mark_all", "POST"): "marks the sender's own notices read",
+    ("calendars.settings", "POST"): "makes or revokes the sender's own feed address",
     ("notifications.settings", "POST"): "the sender's own email choices",
     ("sessions.end_others", "POST"): "ends the sender's own other sessions",
     ("accounts.account", "POST"): "changes the sender's own password (extra fields: see below)",
@@ -637,6 +648,9 @@ def test_state_changing_requests_without_a_csrf_token_change_nothing(app, route:
 CSRF_NOT_TRIED = {
     ("accounts.login", "POST"): "test_accounts.py::test_login_without_csrf_token_is_refused",
     ("accounts.logout", "POST"): "tried below: the session outlives a logout without a token",
+    ("notifications.mark_all", "POST"): (
+        "test_notifications.py::test_marking_all_read_needs_the_form_token"
+    ),
     ("sessions.end", "POST"): "test_sessions.py::test_ending_a_session_needs_the_form_token",
     ("sessions.end_others", "POST"): "test_sessions.py::test_ending_a_session_needs_the_form_token",
     ("catalogue.enrol", "POST"): "the matrix's people are already enrolled: nothing to change",

@@ -341,6 +341,7 @@ def test_every_csv_export_is_known_to_this_test(app):
     assert csv_routes == [
         "/facilitate/courses/<slug>/feedback.csv",
         "/facilitate/runs/<int:run_id>/feedback.csv",
+        "/facilitate/runs/<int:run_id>/progress.csv",
         "/register.csv",
     ]
 
@@ -372,6 +373,7 @@ def test_no_csv_export_starts_a_cell_with_a_formula(app, make):
     exports = {
         "run feedback": (fac, f"/facilitate/runs/{run_id}/feedback.csv"),
         "course feedback": (fac, "/facilitate/courses/rep/feedback.csv"),
+        "cohort progress": (fac, f"/facilitate/runs/{run_id}/progress.csv"),
         "register": (admin, "/register.csv"),
     }
     for where, (client, url) in exports.items():
