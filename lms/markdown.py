@@ -26,9 +26,17 @@ CHANGE_MARK = re.compile(r'<lms-change key="([a-z0-9-]+)"></lms-change>')
 def _parser() -> MarkdownIt:
     # CommonMark with raw HTML switched off (it is shown as text) plus tables.
     # markdown-it's link validation already refuses javascript:, vbscript: and data: URLs.
-    return MarkdownIt("commonmark", {"html": False, "typographer": True}).enable(
+    md = MarkdownIt("commonmark", {"html": False, "typographer": True}).enable(
         ["table", "strikethrough", "replacements", "smartquotes"]
     )
+    md.add_render_rule("table_open", _table_open)
+    return md
+
+
+def _table_open(self, tokens, idx, options, env) -> str:
+    # A wide table scrolls sideways on a phone: keyboard users must be able to reach it.
+    tokens[idx].attrSet("tabindex", "0")
+    return self.renderToken(tokens, idx, options, env)
 
 
 class DatedMarkup(Markup):

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
@@ -250,8 +249,6 @@ class FacilitatorPanel:
     runs: list[RunFacts]
     #: Upcoming and current runs in all (more than ``runs`` when there are many).
     total: int
-    #: Whether the cohort grid (lms.cohorts) is there to link to.
-    has_cohort_grid: bool = False
 
 
 def facilitator_panel(user: User, catalogue: Catalogue, on: date | None = None) -> FacilitatorPanel:
@@ -333,11 +330,7 @@ def facilitator_panel(user: User, catalogue: Catalogue, on: date | None = None) 
         )
         for run_id, number in waiting:
             facts[run_id].to_review = number
-    return FacilitatorPanel(list(facts.values()), rows[0][1], _has_cohort_grid())
-
-
-def _has_cohort_grid() -> bool:
-    return {"cohorts.grid", "cohorts.grid_csv"} <= set(current_app.view_functions)
+    return FacilitatorPanel(list(facts.values()), rows[0][1])
 
 
 # --- A region (national officers) -----------------------------------------------------------

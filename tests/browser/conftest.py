@@ -54,20 +54,6 @@ AXE_LOG = ARTIFACTS / "axe"
 # delete the entry, and the check holds the pages to it again.
 AXE_PENDING: list[tuple[str, str, str, str]] = [
     # (rule id, target selector, page path pattern, the fix and who makes it)
-    (
-        "scrollable-region-focusable",
-        "table",
-        r"^/learn/",
-        "Markdown tables in course text scroll sideways on a phone (.prose table) and cannot "
-        'be reached by keyboard: lms/markdown.py should render <table tabindex="0">',
-    ),
-    (
-        "scrollable-region-focusable",
-        ".table-wrap",
-        r"^/facilitate/runs/\d+/days/\d+$",
-        "The record of marks scrolls sideways on a phone: templates/runs/attendance.html "
-        '<div class="table-wrap" tabindex="0" role="region" aria-labelledby="history-h">',
-    ),
 ]
 
 

@@ -414,9 +414,7 @@ ROUTES = [
     Route("runs.my_runs", "GET", "/facilitate", FACILITATORS, needs=RUN),
     Route("runs.run", "GET", "/facilitate/runs/{run_id}", THIS_RUN, needs=RUN),
     Route("cohorts.grid", "GET", "/facilitate/runs/{run_id}/progress", THIS_RUN, needs=RUN),
-    Route(
-        "cohorts.grid_csv", "GET", "/facilitate/runs/{run_id}/progress.csv", THIS_RUN, needs=RUN
-    ),
+    Route("cohorts.grid_csv", "GET", "/facilitate/runs/{run_id}/progress.csv", THIS_RUN, needs=RUN),
     Route("runs.attendance", "GET", "/facilitate/runs/{run_id}/days/{day_id}", THIS_RUN, needs=RUN),
     Route(
         "runs.attendance",
