@@ -30,6 +30,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Any]] = {
     "LMS_CERTIFICATE_STORAGE_DIR": ("LMS_CERTIFICATE_STORAGE_DIR", str),
     "LMS_VERIFY_LIMIT": ("LMS_VERIFY_LIMIT", str),
     "LMS_BASE_URL": ("LMS_BASE_URL", str),
+    "LMS_CALENDAR_HOST": ("LMS_CALENDAR_HOST", str),
     "LMS_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "LMS_SECURE_COOKIES": ("LMS_SECURE_COOKIES", lambda v: v.lower() in {"1", "true", "yes"}),
     "LMS_SMTP_HOST": ("LMS_SMTP_HOST", str),
@@ -63,6 +64,9 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         # Issued PDFs, one file per rendering named by its SHA-256 (a shared volume in production).
         "LMS_CERTIFICATE_STORAGE_DIR": str(instance_path / "certificates"),
         "LMS_BASE_URL": None,
+        # The host in calendar events' UIDs (lms.calendars): never change it once
+        # people subscribe. None: SERVER_NAME, then LMS_BASE_URL's host.
+        "LMS_CALENDAR_HOST": None,
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "LMS_SECURE_COOKIES": False,
