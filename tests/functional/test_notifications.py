@@ -18,6 +18,7 @@ from lms.extensions import db
 from lms.notifications import services as notices
 from lms.notifications.models import Notification
 from lms.runs import services as runs
+from lms.runs.models import CourseRun
 from tests.conftest import csrf_from, get_csrf, login
 from tests.functional.accreditation_helpers import grant
 from tests.functional.run_helpers import complete_course
@@ -269,3 +270,59 @@ def test_marking_all_read_needs_the_form_token(app, make):
     with app.app_context():
         assert db.session.get(User, uid).unread_notifications == 1
         assert notices_of(uid)[0].read_at is None
+
+
+def test_places_run_changes_and_cancellation_tell_the_people_on_the_run(app, make):
+    """Sign-up with room, a waiting-list place coming up, a run changed and cancelled:
+    each person on the run gets the notice, through the runs domain's own services."""
+    from tests.functional.run_helpers import make_run
+
+    admin = make("admin")
+    first = make("trainee", email="first@example.org")
+    second = make("trainee", email="second@example.org")
+    for uid in (first, second):
+        complete_course(app, uid)
+    run_id = make_run(app, capacity=1)
+    with app.app_context():
+        run = db.session.get(CourseRun, run_id)
+        runs.sign_up(db.session.get(User, first), run)
+        runs.sign_up(db.session.get(User, second), run)  # no room: the waiting list
+        db.session.commit()
+        assert [n.kind for n in notices_of(first)] == ["place_confirmed"]
+        assert notices_of(second) == []
+        place = runs.place_for(db.session.get(User, first), run)
+        runs.withdraw(place)
+        db.session.commit()
+        [promoted] = notices_of(second)
+        assert promoted.kind == "place_promoted" and "came up" in promoted.body
+
+        run = db.session.get(CourseRun, run_id)
+        moved = [d.day_date + timedelta(days=7) for d in run.days]
+        data = runs.RunInput(
+            course_slug=run.course_slug,
+            title=run.title,
+            days=moved,
+            capacity=run.capacity,
+            venue="Civic Hall, Leeds",
+            is_open=True,
+        )
+        changes = runs.update_run(run, data)
+        db.session.commit()
+        assert changes
+        [changed] = [n for n in notices_of(second) if n.kind == "run_changed"]
+        assert "Venue is now Civic Hall, Leeds" in changed.body
+        # The same change saved again tells nobody twice.
+        runs.update_run(db.session.get(CourseRun, run_id), data)
+        db.session.commit()
+        assert len([n for n in notices_of(second) if n.kind == "run_changed"]) == 1
+
+        runs.cancel_run(
+            db.session.get(CourseRun, run_id), "The venue is closed.", db.session.get(User, admin)
+        )
+        db.session.commit()
+        [cancelled] = [n for n in notices_of(second) if n.kind == "run_cancelled"]
+        assert "The venue is closed." in cancelled.body
+        assert cancelled.link == "/courses/rep"
+    subjects = [s for to, s, _b in outbox(app) if to == "second@example.org"]
+    assert any(s.startswith("A place has come up for you") for s in subjects)
+    assert any(s.startswith("A course run has been cancelled") for s in subjects)
