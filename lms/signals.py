@@ -72,3 +72,12 @@ certificate_expiring = _signals.signal("certificate-expiring")
 """Sent by accreditation's daily reminder job, once per certificate entering its
 reminder window. Keyword arguments: ``certificate`` and ``officers`` (the region's
 national officers, to tell as well)."""
+
+certificate_revoked = _signals.signal("certificate-revoked")
+"""Sent by accreditation after a certificate is revoked. Keyword arguments:
+``certificate`` and ``actor`` (who revoked it). Credentials flip its status bit; the
+audit log records it."""
+
+certificate_reissued = _signals.signal("certificate-reissued")
+"""Sent by accreditation after a certificate's PDF is rendered again (a new file, the
+same number). Keyword arguments: ``certificate`` and ``file`` (the new CertificateFile)."""

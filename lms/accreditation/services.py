@@ -445,7 +445,11 @@ def reissue(certificate: Certificate, template: str | None = None) -> Certificat
     """
     if template:
         certificate.template = template
-    return _render_and_store(certificate)
+    stored = _render_and_store(certificate)
+    signals.certificate_reissued.send(
+        current_app._get_current_object(), certificate=certificate, file=stored
+    )
+    return stored
 
 
 REISSUE_CHUNK = 20
@@ -572,6 +576,9 @@ def revoke(certificate: Certificate, actor: User, reason: str) -> None:
     certificate.revocation_reason = reason.strip()
     db.session.flush()
     log.info("Certificate %s revoked", certificate.id)
+    signals.certificate_revoked.send(
+        current_app._get_current_object(), certificate=certificate, actor=actor
+    )
 
 
 def certificates_of(user: User) -> list[Certificate]:
