@@ -83,6 +83,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Every model module is imported so the metadata (and migrations) see all tables.
     import lms.accounts.models
     import lms.accreditation.models
+    import lms.audit.models
     import lms.calendars.models
     import lms.feedback.models
     import lms.jobs.models
