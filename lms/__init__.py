@@ -129,6 +129,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from lms.accreditation.routes import bp as accreditation_bp
     from lms.accreditation.verify import bp as verify_bp
     from lms.admin.routes import bp as admin_bp
+    from lms.audit.routes import bp as audit_bp
     from lms.calendars.routes import bp as calendars_bp
     from lms.catalogue.routes import bp as catalogue_bp
     from lms.cohorts.routes import bp as cohorts_bp
@@ -155,6 +156,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(calendars_bp)
     app.register_blueprint(cohorts_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(audit_bp)
     init_mfa(app)  # the second factor's blueprint, settings and account-page section
     # Activity pages check CSRF themselves so an expired token keeps what was typed.
     # These pages check CSRF themselves and show what was entered again on failure.
@@ -167,6 +169,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt("lms.accreditation.verify.by_token")
 
     from lms.accreditation.services import connect_signals as connect_accreditation
+    from lms.audit.services import connect_signals as connect_audit
     from lms.feedback.services import activity_context as feedback_context
     from lms.feedback.services import connect_signals as connect_feedback
     from lms.learning.services import connect_signals as connect_learning
@@ -176,6 +179,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     connect_feedback()
     connect_accreditation()
     connect_notifications()
+    connect_audit()
     # Providers of extra facts for activity types: fn(course, activity, user) -> dict.
     app.extensions["lms.activity_context"] = [feedback_context]
 

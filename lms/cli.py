@@ -106,6 +106,7 @@ def create_demo_runs() -> list[str]:
 def register_cli(app: Flask) -> None:
     from lms.accounts.cli import regions_cli, users_cli
     from lms.accreditation.cli import accreditation_cli, certificates_cli
+    from lms.audit.cli import audit_cli
     from lms.catalogue.cli import courses_cli
     from lms.demo.cli import demo_cli
     from lms.jobs.cli import jobs_cli
@@ -118,6 +119,7 @@ def register_cli(app: Flask) -> None:
         certificates_cli,
         jobs_cli,
         demo_cli,
+        audit_cli,
     ):
         if group.name not in lms_cli.commands:
             lms_cli.add_command(group)

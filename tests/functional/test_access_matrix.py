@@ -528,6 +528,7 @@ ROUTES = [
         data={"name": "New Person", "email": "new@example.org", "roles": "trainee", "region": ""},
         changes=True,
     ),
+    Route("audit.index", "GET", "/admin/audit", ADMIN),
     Route("admin.import_users", "GET", "/admin/users/import", ADMIN),
     Route(
         "admin.import_users",
