@@ -77,7 +77,7 @@ def test_an_entry_cannot_be_changed(simple, make):
 
 def test_verify_reports_the_first_broken_link(simple, make):
     app = simple
-    for n in range(3):
+    for _n in range(3):
         grant(app, make("trainee"), course="rep")
     runner = app.test_cli_runner()
     result = runner.invoke(args=["lms", "audit", "verify"])
