@@ -123,9 +123,10 @@ def verify_chain(batch: int = 1000) -> ChainReport:
                 return ChainReport(
                     count, entry.id, "it does not name the entry before it as its predecessor"
                 )
-            if entry_hash(
-                prev, entry.id, entry.at, entry.action, entry.subject, entry.data
-            ) != entry.hash:
+            if (
+                entry_hash(prev, entry.id, entry.at, entry.action, entry.subject, entry.data)
+                != entry.hash
+            ):
                 return ChainReport(count, entry.id, "its contents do not match its hash")
             prev, expected_id, count = entry.hash, entry.id + 1, count + 1
         after = rows[-1].id
