@@ -66,3 +66,21 @@ def test_erase_removes_every_row_naming_the_person(app, make, cli):
             assert not db.session.scalar(select(func.count()).where(t.c[column] == uid)), table
         user = db.metadata.tables["user"]
         assert db.session.scalar(select(func.count()).where(user.c.id == other)) == 1
+
+
+def test_export_holds_the_certificate_pdf_and_erasure_deletes_the_file(app, make, cli, tmp_path):
+    from lms.accreditation import storage
+    from lms.accreditation.models import CertificateFile
+    from tests.functional.accreditation_helpers import grant
+
+    uid = make("trainee", email="cara@example.org")
+    grant(app, uid)
+    with app.app_context():
+        files = db.session.scalars(select(CertificateFile)).all()
+        paths = [storage.path_for(f.sha256) for f in files]
+    out = tmp_path / "cara.zip"
+    assert cli("export", "--email", "cara@example.org", "-o", str(out)).exit_code == 0
+    pdfs = [n for n in zipfile.ZipFile(out).namelist() if n.endswith(".pdf")]
+    assert paths and len(pdfs) == len(paths)
+    assert cli("erase", "--email", "cara@example.org", "--yes").exit_code == 0
+    assert not any(p.exists() for p in paths)
