@@ -44,3 +44,17 @@ def erase_command(email: str, yes: bool) -> None:
     erase_user(_user(email))
     db.session.commit()
     click.echo("The account and its personal data were erased.")
+
+
+@privacy_cli.command("retention")
+@click.option("--dry-run", is_flag=True, help="Only print what would be removed.")
+def retention_command(dry_run: bool) -> None:
+    """Remove personal data older than the retention periods."""
+    from lms.privacy.retention import apply
+
+    counts = apply(dry_run=dry_run)
+    if not dry_run:
+        db.session.commit()
+    verb = "Would remove" if dry_run else "Removed"
+    for label, count in counts.items():
+        click.echo(f"{verb} {count} {label}.")

@@ -84,3 +84,36 @@ def test_export_holds_the_certificate_pdf_and_erasure_deletes_the_file(app, make
     assert paths and len(pdfs) == len(paths)
     assert cli("erase", "--email", "cara@example.org", "--yes").exit_code == 0
     assert not any(p.exists() for p in paths)
+
+
+def test_retention_dry_run_counts_and_the_real_run_removes(app, make, cli):
+    from datetime import timedelta
+
+    from lms.db import utcnow
+
+    uid = make("trainee", email="old@example.org")
+    notice = db.metadata.tables["notification"]
+    with app.app_context():
+        old = utcnow() - timedelta(days=400)
+        for read_at in (old, None):
+            db.session.execute(
+                notice.insert().values(
+                    user_id=uid,
+                    kind="test",
+                    subject="s",
+                    body="b",
+                    link="",
+                    created_at=old,
+                    read_at=read_at,
+                    is_emailed=False,
+                )
+            )
+        db.session.commit()
+    result = cli("retention", "--dry-run")
+    assert "Would remove 1 read notices." in result.output, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(notice)) == 2
+    result = cli("retention")
+    assert "Removed 1 read notices." in result.output, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(notice)) == 1
