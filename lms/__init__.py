@@ -180,6 +180,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     connect_accreditation()
     connect_notifications()
     connect_audit()
+    import lms.privacy.retention  # noqa: F401 - registers the daily retention job
     # Providers of extra facts for activity types: fn(course, activity, user) -> dict.
     app.extensions["lms.activity_context"] = [feedback_context]
 

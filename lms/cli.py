@@ -110,6 +110,7 @@ def register_cli(app: Flask) -> None:
     from lms.catalogue.cli import courses_cli
     from lms.demo.cli import demo_cli
     from lms.jobs.cli import jobs_cli
+    from lms.privacy.cli import privacy_cli
 
     for group in (
         users_cli,
@@ -120,6 +121,7 @@ def register_cli(app: Flask) -> None:
         jobs_cli,
         demo_cli,
         audit_cli,
+        privacy_cli,
     ):
         if group.name not in lms_cli.commands:
             lms_cli.add_command(group)
