@@ -97,3 +97,25 @@ def test_jwt_verifies_with_plain_cryptography(site, make):
     claims = json.loads(b64(payload_b64))
     assert claims["iss"] == doc["id"] == claims["issuer"]["id"]
     assert claims["jti"] == credential["id"] and "nbf" in claims and "sub" in claims
+
+
+def test_holder_downloads_both_forms_others_get_404(site, make):
+    from tests.conftest import login
+
+    trainee = make("trainee", email="tia@example.org", name="Tia Marsh")
+    make("trainee", email="sam@example.org", name="Sam Other")
+    grant(site, trainee, course="rep")
+    with site.app_context():
+        number = db.session.scalar(select(Certificate.number))
+    owner = site.test_client()
+    login(owner, "tia@example.org")
+    as_json = owner.get(f"/certificates/{number}/credential.json")
+    assert as_json.status_code == 200
+    assert "OpenBadgeCredential" in as_json.get_json()["type"]
+    assert (
+        owner.get(f"/certificates/{number}/credential.jwt").get_data(as_text=True).count(".") == 2
+    )
+    other = site.test_client()
+    login(other, "sam@example.org")
+    assert other.get(f"/certificates/{number}/credential.jwt").status_code == 404
+    assert site.test_client().get(f"/certificates/{number}/credential.json").status_code == 302
