@@ -133,6 +133,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from lms.calendars.routes import bp as calendars_bp
     from lms.catalogue.routes import bp as catalogue_bp
     from lms.cohorts.routes import bp as cohorts_bp
+    from lms.credentials.routes import bp as credentials_bp
     from lms.feedback.routes import bp as feedback_bp
     from lms.jobs.routes import bp as jobs_bp
     from lms.learning.routes import bp as learning_bp
@@ -157,6 +158,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(cohorts_bp)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(credentials_bp)
     init_mfa(app)  # the second factor's blueprint, settings and account-page section
     # Activity pages check CSRF themselves so an expired token keeps what was typed.
     # These pages check CSRF themselves and show what was entered again on failure.

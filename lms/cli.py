@@ -108,6 +108,7 @@ def register_cli(app: Flask) -> None:
     from lms.accreditation.cli import accreditation_cli, certificates_cli
     from lms.audit.cli import audit_cli
     from lms.catalogue.cli import courses_cli
+    from lms.credentials.cli import credentials_cli
     from lms.demo.cli import demo_cli
     from lms.jobs.cli import jobs_cli
     from lms.privacy.cli import privacy_cli
@@ -122,6 +123,7 @@ def register_cli(app: Flask) -> None:
         demo_cli,
         audit_cli,
         privacy_cli,
+        credentials_cli,
     ):
         if group.name not in lms_cli.commands:
             lms_cli.add_command(group)

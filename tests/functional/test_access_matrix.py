@@ -379,6 +379,24 @@ ROUTES = [
         refused=dict.fromkeys(LOGGED_IN, 404),
         needs=frozenset({"certificate"}),
     ),
+    # The certificate as an Open Badges 3.0 credential: the holder's own only.
+    Route(
+        "credentials.download_jwt",
+        "GET",
+        "/certificates/{number}/credential.jwt",
+        frozenset({"trainee"}),
+        refused=dict.fromkeys(LOGGED_IN, 404),
+        needs=frozenset({"certificate"}),
+    ),
+    Route(
+        "credentials.download_json",
+        "GET",
+        "/certificates/{number}/credential.json",
+        frozenset({"trainee"}),
+        refused=dict.fromkeys(LOGGED_IN, 404),
+        needs=frozenset({"certificate"}),
+    ),
+    Route("credentials.did_json", "GET", "/.well-known/did.json", EVERYONE),
     # A PDF's signed link that is not valid here (forged, expired, another browser's)
     # goes to the download address above, which checks access: the same for everyone.
     Route(
