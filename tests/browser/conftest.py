@@ -276,3 +276,18 @@ def axe_check(request: pytest.FixtureRequest) -> Iterator[AxeCheck]:
         log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for line in dict.fromkeys(check.pending):
         print(f"axe: {line}")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser journeys run on SQLite only: what they add is the pages in a real browser
+    (and axe on each), the same whatever the database; every route's behaviour on
+    PostgreSQL is covered by the functional tests, which run on both. Running them twice
+    cost about three minutes of CI time."""
+    here = Path(__file__).resolve().parent
+    keep, dropped = [], []
+    for item in items:
+        in_browser = Path(str(item.fspath)).resolve().is_relative_to(here)
+        (dropped if in_browser and "[postgresql" in item.nodeid else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
