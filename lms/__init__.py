@@ -56,6 +56,29 @@ class App(Flask):
         return _dispatch(super().dispatch_request)
 
 
+#: The domains, each a package of ``lms`` with an ``init_app(app)``.
+DOMAINS = (
+    "catalogue",
+    "accounts",
+    "sessions",
+    "learning",
+    "admin",
+    "runs",
+    "review",
+    "feedback",
+    "accreditation",
+    "jobs",
+    "calendars",
+    "cohorts",
+    "notifications",
+    "audit",
+    "credentials",
+    "mfa",
+    "privacy",
+    "demo",
+)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, extensions, activity types, courses, blueprints.
 
@@ -80,17 +103,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _init_logging(app)
     _init_proxy(app)
 
-    # Every model module is imported so the metadata (and migrations) see all tables.
-    import lms.accounts.models
-    import lms.accreditation.models
-    import lms.audit.models
-    import lms.calendars.models
-    import lms.feedback.models
+    # The frame's own tables (sessions, the job queue's records); each domain imports
+    # its models in its init_app, so the metadata (and migrations) see every table.
     import lms.jobs.models
-    import lms.learning.models
-    import lms.notifications.models
-    import lms.review.models
-    import lms.runs.models
     import lms.sessions.models  # noqa: F401
     from lms.extensions import babel, csrf, db, limiter, migrate
 
@@ -125,66 +140,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["LMS_COURSES_DIR"], registry, app.config["LMS_CERTIFICATES_DIR"]
     )
 
-    from lms.accounts.routes import bp as accounts_bp
-    from lms.accreditation.routes import bp as accreditation_bp
-    from lms.accreditation.verify import bp as verify_bp
-    from lms.admin.routes import bp as admin_bp
-    from lms.audit.routes import bp as audit_bp
-    from lms.calendars.routes import bp as calendars_bp
-    from lms.catalogue.routes import bp as catalogue_bp
-    from lms.cohorts.routes import bp as cohorts_bp
-    from lms.credentials.routes import bp as credentials_bp
-    from lms.feedback.routes import bp as feedback_bp
-    from lms.jobs.routes import bp as jobs_bp
-    from lms.learning.routes import bp as learning_bp
-    from lms.mfa.routes import init_app as init_mfa
-    from lms.notifications.routes import bp as notifications_bp
-    from lms.review.routes import bp as review_bp
-    from lms.runs.routes import bp as runs_bp
-    from lms.sessions.routes import bp as sessions_bp
+    # Each domain adds its blueprint, CLI and signal listeners (its package's init_app),
+    # in this order (blueprints' order, and signal listeners' order among domains).
+    import importlib
 
-    app.register_blueprint(catalogue_bp)
-    app.register_blueprint(accounts_bp)
-    app.register_blueprint(sessions_bp)
-    app.register_blueprint(learning_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(runs_bp)
-    app.register_blueprint(review_bp)
-    app.register_blueprint(feedback_bp)
-    app.register_blueprint(accreditation_bp)
-    app.register_blueprint(verify_bp)
-    app.register_blueprint(jobs_bp)
-    app.register_blueprint(calendars_bp)
-    app.register_blueprint(cohorts_bp)
-    app.register_blueprint(notifications_bp)
-    app.register_blueprint(audit_bp)
-    app.register_blueprint(credentials_bp)
-    init_mfa(app)  # the second factor's blueprint, settings and account-page section
-    # Activity pages check CSRF themselves so an expired token keeps what was typed.
-    # These pages check CSRF themselves and show what was entered again on failure.
-    csrf.exempt("lms.learning.routes.activity")
-    csrf.exempt("lms.runs.routes.attendance")
-    csrf.exempt("lms.review.routes.review")
-    csrf.exempt("lms.accreditation.routes.request_")
-    csrf.exempt("lms.accreditation.verify.by_number")
-    csrf.exempt("lms.accreditation.verify.by_file")
-    csrf.exempt("lms.accreditation.verify.by_token")
-
-    from lms.accreditation.services import connect_signals as connect_accreditation
-    from lms.audit.services import connect_signals as connect_audit
-    from lms.feedback.services import activity_context as feedback_context
-    from lms.feedback.services import connect_signals as connect_feedback
-    from lms.learning.services import connect_signals as connect_learning
-    from lms.notifications.services import connect_signals as connect_notifications
-
-    connect_learning()
-    connect_feedback()
-    connect_accreditation()
-    connect_notifications()
-    connect_audit()
-    import lms.privacy.retention  # noqa: F401 - registers the daily retention job
-    # Providers of extra facts for activity types: fn(course, activity, user) -> dict.
-    app.extensions["lms.activity_context"] = [feedback_context]
+    app.extensions.setdefault("lms.activity_context", [])
+    for name in DOMAINS:
+        importlib.import_module(f"lms.{name}").init_app(app)
 
     from lms.security import init_security
 

@@ -103,28 +103,12 @@ def create_demo_runs() -> list[str]:
     return [r.title for r in made]
 
 
-def register_cli(app: Flask) -> None:
-    from lms.accounts.cli import regions_cli, users_cli
-    from lms.accreditation.cli import accreditation_cli, certificates_cli
-    from lms.audit.cli import audit_cli
-    from lms.catalogue.cli import courses_cli
-    from lms.credentials.cli import credentials_cli
-    from lms.demo.cli import demo_cli
-    from lms.jobs.cli import jobs_cli
-    from lms.privacy.cli import privacy_cli
+def add_group(group: click.Group) -> None:
+    """Add a domain's command group under ``flask lms`` (each domain's ``init_app``)."""
+    if group.name not in lms_cli.commands:
+        lms_cli.add_command(group)
 
-    for group in (
-        users_cli,
-        regions_cli,
-        courses_cli,
-        accreditation_cli,
-        certificates_cli,
-        jobs_cli,
-        demo_cli,
-        audit_cli,
-        privacy_cli,
-        credentials_cli,
-    ):
-        if group.name not in lms_cli.commands:
-            lms_cli.add_command(group)
+
+def register_cli(app: Flask) -> None:
+    """Put ``flask lms`` (the domains have added their groups to it) on the app."""
     app.cli.add_command(lms_cli)

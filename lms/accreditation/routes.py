@@ -29,6 +29,7 @@ from lms.accreditation.models import (
     CertificateFile,
 )
 from lms.exports import csv_response, csv_text
+from lms.csrf import keeps_typed_text
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
@@ -226,6 +227,7 @@ def _record_or_404(accreditation_id: int) -> Accreditation:
 
 
 @bp.route("/register/requests/<int:accreditation_id>", methods=["GET", "POST"])
+@keeps_typed_text
 @roles_required(Role.OFFICER, Role.ADMIN)
 def request_(accreditation_id: int):
     record = _record_or_404(accreditation_id)

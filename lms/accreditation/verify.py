@@ -25,7 +25,8 @@ from lms.accreditation.models import Certificate, CertificateFile, certificate_s
 from lms.accreditation.services import local_day
 from lms.caching import kept
 from lms.db import QuickRead, utcnow
-from lms.extensions import db, limiter
+from lms.csrf import keeps_typed_text
+from lms.extensions import csrf, db, limiter
 from lms.i18n import _
 
 log = logging.getLogger(__name__)
@@ -199,6 +200,7 @@ def index():
 
 
 @bp.post("/verify")
+@keeps_typed_text
 @limiter.limit(_limit)
 def by_number():
     number = normalise_number(request.form.get("number") or "")
@@ -224,6 +226,7 @@ def by_number():
 
 
 @bp.post("/verify/file")
+@keeps_typed_text
 @limiter.limit(_limit)
 def by_file():
     upload = request.files.get("certificate")
@@ -254,6 +257,7 @@ def by_file():
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
+@csrf.exempt  # no token at all: see the docstring
 @limiter.limit(_limit)
 def by_token(token: str):
     """The page a certificate's QR code opens. The surname form on it needs no CSRF

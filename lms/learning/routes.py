@@ -20,13 +20,13 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_login import current_user, login_required
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
-from wtforms.validators import ValidationError
 
 from lms.caching import kept
 from lms.catalogue.content import Activity, Course
 from lms.db import utcnow
+from lms.csrf import keeps_typed_text, token_lapsed
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services
@@ -257,6 +257,7 @@ def _render_page(course, activity, enrolment, ctx, status=200, progress=None):
 
 
 @bp.route("/learn/<slug>/<key>", methods=["GET", "POST"])
+@keeps_typed_text
 @login_required
 def activity(slug: str, key: str):
     course = _course_or_404(slug)
@@ -274,9 +275,7 @@ def activity(slug: str, key: str):
         services.lock_progress(enrolment, activity)
         # CSRF is checked here rather than globally so a lapsed token keeps the
         # person's answers on the page instead of throwing them away.
-        try:
-            validate_csrf(request.form.get("csrf_token"))
-        except ValidationError:
+        if token_lapsed():
             _keep_draft(enrolment, activity, activity_type)
             rejected = SubmissionRejected(
                 _(

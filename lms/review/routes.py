@@ -7,6 +7,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from lms.accounts.models import Role
+from lms.csrf import keeps_typed_text
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
@@ -39,6 +40,7 @@ def queue():
 
 
 @bp.route("/<int:attempt_id>", methods=["GET", "POST"])
+@keeps_typed_text
 @roles_required(Role.FACILITATOR, Role.ADMIN)
 def review(attempt_id: int):
     attempt = db.session.get(Attempt, attempt_id)

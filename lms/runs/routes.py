@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from lms.accounts import services as accounts
 from lms.accounts.models import Role, RoleAssignment, User
+from lms.csrf import keeps_typed_text
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning
@@ -158,6 +159,7 @@ def run(run_id: int):
 
 
 @bp.route("/facilitate/runs/<int:run_id>/days/<int:day_id>", methods=["GET", "POST"])
+@keeps_typed_text
 @roles_required(Role.FACILITATOR, Role.ADMIN)
 def attendance(run_id: int, day_id: int):
     run = _managed_run_or_403(run_id)
