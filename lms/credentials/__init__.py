@@ -2,10 +2,14 @@
 
 
 def init_app(app) -> None:
-    """Add this domain to ``app``: its blueprint and CLI."""
+    """Add this domain to ``app``: its tables, blueprint, CLI, status-list signal listeners
+    and publish job."""
+    import lms.credentials.models  # noqa: F401 - its tables
     from lms.cli import add_group
+    from lms.credentials import status
     from lms.credentials.cli import credentials_cli
     from lms.credentials.routes import bp
 
     app.register_blueprint(bp)
     add_group(credentials_cli)
+    status.connect_signals()

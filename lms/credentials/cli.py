@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 credentials_cli = AppGroup("credentials", help="Open Badges 3.0 issuer keys.")
 
@@ -17,11 +17,13 @@ def rotate_keys() -> None:
 
 
 @click.command("credential")
+@with_appcontext
 @click.argument("number")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["jwt", "json"]), default="jwt")
 def credential(number: str, output: str, fmt: str) -> None:
-    """Write certificate NUMBER's Open Badges 3.0 credential (VC-JWT, or JSON)."""
+    """Write certificate NUMBER's Open Badges 3.0 credential: VC-JWT, or JSON with an
+    embedded Data Integrity proof (eddsa-rdfc-2022)."""
     from sqlalchemy import select
 
     from lms.accreditation.models import Certificate
@@ -31,8 +33,51 @@ def credential(number: str, output: str, fmt: str) -> None:
     certificate = db.session.scalar(select(Certificate).where(Certificate.number == number))
     if certificate is None:
         raise click.ClickException(f"No certificate {number}.")
-    cred = services.build_credential(certificate)
-    text = services.dumps(cred) if fmt == "json" else services.sign_jwt(cred)
+    if fmt == "json":
+        text = services.dumps(services.signed_json(certificate))
+    else:
+        text = services.sign_jwt(services.build_credential(certificate))
+    db.session.commit()  # a certificate from before status lists gets its position kept
     with open(output, "w", encoding="utf-8") as handle:
         handle.write(text)
     click.echo(f"Wrote {output}")
+
+
+@click.command("revoke")
+@with_appcontext
+@click.argument("number")
+@click.option("--reason", required=True, help="Why it is revoked (kept with the certificate).")
+def revoke(number: str, reason: str) -> None:
+    """Revoke certificate NUMBER: verification says revoked, its status list bit is set."""
+    from sqlalchemy import select
+
+    from lms import signals
+    from lms.accreditation.models import Certificate
+    from lms.credentials import status
+    from lms.db import utcnow
+    from lms.extensions import db
+
+    certificate = db.session.scalar(select(Certificate).where(Certificate.number == number))
+    if certificate is None:
+        raise click.ClickException(f"No certificate {number}.")
+    if certificate.revoked_at is not None:
+        raise click.ClickException(f"Certificate {number} has already been revoked.")
+    if not reason.strip():
+        raise click.ClickException("Give the reason for revoking it (--reason).")
+    # As accreditation.services.revoke does for the web page, with no person as actor
+    # (the command line is run by the site's operator).
+    certificate.revoked_at = utcnow()
+    certificate.revoked_by_id = None
+    certificate.revocation_reason = reason.strip()
+    db.session.flush()
+    from flask import current_app
+
+    signals.certificate_revoked.send(
+        current_app._get_current_object(), certificate=certificate, actor=None
+    )
+    entry = status.mark_revoked(certificate)  # the listener did it already; a no-op then
+    db.session.commit()
+    click.echo(
+        f"Revoked certificate {number}; status list {entry.list_id} position "
+        f"{entry.position} is set and the list is being published again."
+    )

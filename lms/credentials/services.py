@@ -99,6 +99,16 @@ def _load(path: Path):
     return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
+def ed25519_key_path() -> Path:
+    """The newest Ed25519 key file (it signs Data Integrity proofs); made on first use."""
+    return _key_files("ed25519")[-1]
+
+
+def load_private_key(path: Path):
+    """The private key in ``path``, for signing only: never log or return it from a route."""
+    return _load(path)
+
+
 def _fragment(path: Path) -> str:
     return path.stem  # e.g. "ed25519-20261203T154000"
 
@@ -238,7 +248,17 @@ def build_credential(certificate) -> dict[str, Any]:
     }
     if certificate.expires_at is not None:
         credential["validUntil"] = _iso(certificate.expires_at)
+    from lms.credentials.status import entry_for
+
+    credential["credentialStatus"] = entry_for(certificate)
     return credential
+
+
+def signed_json(certificate) -> dict[str, Any]:
+    """The JSON form: the credential with its Data Integrity proof (eddsa-rdfc-2022)."""
+    from lms.credentials import dataintegrity
+
+    return dataintegrity.sign(build_credential(certificate))
 
 
 def _rsa_key() -> tuple[str, RSAKey]:
