@@ -397,6 +397,21 @@ ROUTES = [
         needs=frozenset({"certificate"}),
     ),
     Route("credentials.did_json", "GET", "/.well-known/did.json", EVERYONE),
+    # The revocation status list (made when the first certificate was issued) and the
+    # JSON-LD contexts credentials are signed with: public, like the DID document.
+    Route(
+        "credentials.status_list",
+        "GET",
+        "/credentials/status/1",
+        EVERYONE,
+        needs=frozenset({"certificate"}),
+    ),
+    Route(
+        "credentials.context_file",
+        "GET",
+        "/credentials/contexts/credentials-v2.jsonld",
+        EVERYONE,
+    ),
     # A PDF's signed link that is not valid here (forged, expired, another browser's)
     # goes to the download address above, which checks access: the same for everyone.
     Route(
