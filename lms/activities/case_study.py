@@ -14,6 +14,7 @@ from typing import Any, Literal
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lms.activities import BUILTIN_TEMPLATES
 from lms.catalogue.content import KEY_PATTERN
 from lms.i18n import _
 from lms.markdown import render_markdown
@@ -22,12 +23,15 @@ from lms.plugins import (
     ActivityType,
     ContentError,
     ProgressView,
+    ReviewRejected,
     Submission,
     SubmissionRejected,
     load_yaml,
 )
 
 MAX_ANSWER_CHARS = 20_000
+#: How a reviewer marks each of a case's criteria.
+CRITERION_MARKS = ("met", "not_yet")
 
 ACCEPTED = "accepted"
 NEEDS_WORK = "needs_work"
@@ -77,6 +81,10 @@ class CaseStudy(ActivityType):
     source_format = "yaml"
     supports_drafts = True
     is_reviewed = True
+    template_folder = BUILTIN_TEMPLATES / "case_study"
+    requirement_label = "Case studies"
+    requirement_detail = "{done} of {total} complete"
+    plural_label = "case studies"
 
     def parse(self, settings: Mapping[str, Any], source_text: str | None) -> CaseStudyConfig:
         data: dict[str, Any] = dict(settings)
@@ -109,7 +117,7 @@ class CaseStudy(ActivityType):
         can_write = status in (None, NEEDS_WORK) or ctx.rejected is not None
         return Markup(  # noqa: S704 - rendered by an autoescaping template
             ctx.render_template(
-                "activities/case_study.html",
+                self.template("page.html"),
                 ctx=ctx,
                 config=config,
                 status=status,
@@ -181,6 +189,21 @@ class CaseStudy(ActivityType):
 
     def review_state(self, decision: str) -> dict[str, Any]:
         return {"status": ACCEPTED if decision == ACCEPTED else NEEDS_WORK}
+
+    def review_values(self, config: CaseStudyConfig, form: Mapping[str, Any]) -> dict[str, Any]:
+        values = super().review_values(config, form)
+        values["criteria"] = {
+            c.key: str(form.get(f"criterion-{c.key}", "")) for c in config.criteria
+        }
+        return values
+
+    def review_marks(self, config: CaseStudyConfig, values: Mapping[str, Any]) -> dict[str, str]:
+        """Every criterion marked "met" or "not yet"."""
+        criteria = values.get("criteria") or {}
+        keys = [c.key for c in config.criteria]
+        if any(criteria.get(k) not in CRITERION_MARKS for k in keys):
+            raise ReviewRejected(_("Mark every criterion as met or not yet met."), "criteria")
+        return {k: criteria[k] for k in keys}
 
     def summary(self, progress: ProgressView, config: CaseStudyConfig) -> str:
         return {

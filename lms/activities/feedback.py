@@ -13,6 +13,7 @@ from typing import Any, Literal
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lms.activities import BUILTIN_TEMPLATES
 from lms.catalogue.content import KEY_PATTERN
 from lms.i18n import _
 from lms.markdown import render_markdown
@@ -87,6 +88,12 @@ class FeedbackForm(ActivityType):
     label = "Feedback form"
     source_format = "yaml"
     precreate_progress = True
+    collects_feedback = True
+    after_course_days = True
+    template_folder = BUILTIN_TEMPLATES / "feedback"
+    requirement_label = "Feedback forms sent"
+    requirement_detail = "{done} of {total} sent"
+    plural_label = "feedback forms"
 
     def parse(self, settings: Mapping[str, Any], source_text: str | None) -> FeedbackConfig:
         data: dict[str, Any] = dict(settings)
@@ -101,7 +108,7 @@ class FeedbackForm(ActivityType):
         values = ctx.rejected.values if ctx.rejected is not None else {}
         return Markup(  # noqa: S704 - rendered by an autoescaping template
             ctx.render_template(
-                "activities/feedback.html",
+                self.template("page.html"),
                 ctx=ctx,
                 config=ctx.config,
                 values=values,

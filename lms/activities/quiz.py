@@ -27,6 +27,7 @@ from typing import Any, Literal
 from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lms.activities import BUILTIN_TEMPLATES
 from lms.catalogue.content import KEY_PATTERN
 from lms.i18n import _
 from lms.markdown import render_markdown
@@ -255,6 +256,10 @@ class Quiz(ActivityType):
     name = "quiz"
     label = "Knowledge check"
     source_format = "yaml"
+    template_folder = BUILTIN_TEMPLATES / "quiz"
+    requirement_label = "Knowledge checks passed"
+    requirement_detail = "{done} of {total} passed"
+    plural_label = "knowledge checks"
 
     def parse(self, settings: Mapping[str, Any], source_text: str | None) -> QuizConfig:
         data: dict[str, Any] = dict(settings)
@@ -294,7 +299,7 @@ class Quiz(ActivityType):
 
             def one(pq=pq, picked=picked, err=err) -> str:
                 return ctx.render_template(
-                    "activities/_quiz_question.html",
+                    self.template("_question.html"),
                     pq=pq,
                     picked=picked,
                     err=err,
@@ -308,7 +313,7 @@ class Quiz(ActivityType):
                 parts.append(_plain_question(config, pq, one))
         return Markup(  # noqa: S704 - rendered by an autoescaping template
             ctx.render_template(
-                "activities/quiz.html",
+                self.template("page.html"),
                 ctx=ctx,
                 config=config,
                 paper=paper,

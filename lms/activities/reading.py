@@ -8,6 +8,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from lms.activities import BUILTIN_TEMPLATES
 from lms.i18n import _
 from lms.markdown import render_markdown, word_count
 from lms.plugins import (
@@ -34,6 +35,11 @@ class Reading(ActivityType):
     name = "reading"
     label = "Reading"
     source_format = "markdown"
+    template_folder = BUILTIN_TEMPLATES / "reading"
+    advances = True
+    requirement_label = "Module pages read"
+    requirement_detail = "{done} of {total} pages"
+    plural_label = "pages"
 
     def parse(self, settings: Mapping[str, Any], source_text: str | None) -> ReadingConfig:
         unknown = set(settings) - {"body"}
@@ -45,7 +51,7 @@ class Reading(ActivityType):
         return ReadingConfig(html=render_markdown(text), words=word_count(text))
 
     def render(self, ctx: ActivityContext) -> Markup:
-        return Markup(ctx.render_template("activities/reading.html", ctx=ctx))  # noqa: S704
+        return Markup(ctx.render_template(self.template("page.html"), ctx=ctx))  # noqa: S704
 
     def submit(self, ctx: ActivityContext, form: Mapping[str, Any]) -> Submission:
         if form.get("action") != "complete":

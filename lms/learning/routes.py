@@ -31,9 +31,11 @@ from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services
 from lms.learning.models import Enrolment
-from lms.plugins import ActivityContext, SubmissionRejected
+from lms.plugins import ActivityContext, SubmissionRejected, init_templates
 
 bp = Blueprint("learning", __name__)
+# Activity types' own templates (activity/<type>/<file>), from wherever the app shows them.
+bp.record_once(lambda state: init_templates(state.app))
 
 
 @bp.get("/dashboard")
@@ -302,7 +304,7 @@ def activity(slug: str, key: str):
                 _("You have completed the online part of %(course)s.", course=course.title),
                 "success",
             )
-        if activity.type == "reading":
+        if activity_type.advances:
             following = course.neighbours(activity.key)[1]
             if following is not None:
                 return redirect(url_for("learning.activity", slug=slug, key=following.key))

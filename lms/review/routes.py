@@ -13,6 +13,7 @@ from lms.i18n import _
 from lms.learning import services as learning
 from lms.learning.models import Attempt, Enrolment
 from lms.pagination import page_args
+from lms.plugins import REVIEW_DECISIONS, AttemptView, ReviewContext, ReviewView
 from lms.review import services
 from lms.security import roles_required
 
@@ -51,18 +52,13 @@ def review(attempt_id: int):
         abort(403)
     course = learning.catalogue().get(enrolment.course_slug)
     activity = course.activity(attempt.activity_key) if course else None
-    if activity is None or not learning.registry()[activity.type].is_reviewed:
+    activity_type = learning.registry().get(activity.type) if activity else None
+    if activity_type is None or not activity_type.is_reviewed:
         abort(404)
     form = FlaskForm()
     error = None
     error_field = ""
-    values = {
-        "decision": request.form.get("decision", ""),
-        "comments": request.form.get("comments", ""),
-        "criteria": {
-            c.key: request.form.get(f"criterion-{c.key}", "") for c in activity.config.criteria
-        },
-    }
+    values = activity_type.review_values(activity.config, request.form)
     status = 200
     if request.method == "POST":
         if not form.validate_on_submit():
@@ -75,9 +71,9 @@ def review(attempt_id: int):
                 services.record_review(
                     attempt,
                     current_user,
-                    values["decision"],
-                    values["criteria"],
-                    values["comments"],
+                    values.get("decision", ""),
+                    values.get("criteria", {}),
+                    values.get("comments", ""),
                 )
             except services.ReviewError as exc:
                 error, error_field = exc.message, exc.field
@@ -91,19 +87,52 @@ def review(attempt_id: int):
                     "success",
                 )
                 return redirect(url_for("review.queue"))
-    history = services.history(enrolment, activity.key)
-    latest_number = history[-1][0].number if history else 0
-    return render_template(
-        "review/review.html",
-        attempt=attempt,
-        enrolment=enrolment,
+    history = _history_views(services.history(enrolment, activity.key))
+    current = next(a for a in history if a.number == attempt.number)
+    ctx = ReviewContext(
         course=course,
+        module=course.module_of(activity),
         activity=activity,
-        config=activity.config,
+        trainee_name=enrolment.user.name,
+        attempt=current,
         history=history,
-        is_latest=attempt.number == latest_number,
+        is_latest=attempt.number == history[-1].number,
         values=values,
         error=error,
         error_field=error_field,
+    )
+    # The type's own reviewer view (activity/<type>/review.html), or the plain one.
+    return render_template(
+        [activity_type.template(activity_type.review_template), "review/review.html"],
+        ctx=ctx,
+        config=activity.config,
+        values=values,
+        activity_type=activity_type,
+        decisions=REVIEW_DECISIONS,
         form=form,
+        **activity_type.review_context(ctx),
     ), status
+
+
+def _history_views(history: list[tuple[Attempt, list]]) -> list[AttemptView]:
+    """Versions and their reviews as activity types see them (lms.plugins)."""
+    return [
+        AttemptView(
+            number=a.number,
+            data=dict(a.data or {}),
+            score=a.score,
+            is_passed=a.is_passed,
+            submitted_at=a.submitted_at,
+            reviews=tuple(
+                ReviewView(
+                    decision=r.decision,
+                    criteria=dict(r.criteria or {}),
+                    comments=r.comments,
+                    reviewer_name=r.reviewer.name if r.reviewer else "",
+                    created_at=r.created_at,
+                )
+                for r in reviews
+            ),
+        )
+        for a, reviews in history
+    ]
