@@ -84,6 +84,15 @@ def status_list_url(list_id: int = 1) -> str:
     return f"{services.site_url()}/credentials/status/{list_id}"
 
 
+def list_id_from_url(url: str) -> int | None:
+    """The list number of a ``statusListCredential`` URL on this site, else None."""
+    prefix = status_list_url(0)[:-1]
+    if not isinstance(url, str) or not url.startswith(prefix):
+        return None
+    rest = url[len(prefix) :]
+    return int(rest) if rest.isdigit() else None
+
+
 def _open_list() -> CredentialStatusList:
     """The list new positions are drawn from: the newest one not yet half full."""
     newest = db.session.scalar(

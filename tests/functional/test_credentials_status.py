@@ -115,6 +115,9 @@ def test_json_form_has_a_proof_that_verifies(site, make):
         foreign["proof"]["verificationMethod"] = "did:web:elsewhere.example#key-1"
         with pytest.raises(services.CredentialError, match="Not signed by this site"):
             dataintegrity.verify(foreign)
+        url = signed["credentialStatus"]["statusListCredential"]
+        assert status.list_id_from_url(url) == 1
+        assert status.list_id_from_url("https://elsewhere.example/credentials/status/1") is None
     entry = signed["credentialStatus"]
     assert entry["type"] == "BitstringStatusListEntry"
     assert entry["statusPurpose"] == "revocation"
@@ -262,3 +265,47 @@ def test_holder_page_links_both_forms(site, make):
     assert f"/certificates/{number}/credential.json" in page
     downloaded = client.get(f"/certificates/{number}/credential.json").get_json()
     assert downloaded["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+
+
+def test_migration_gives_existing_certificates_positions(tmp_path):
+    """Certificates issued before migration 0021 get random positions (revoked ones set)."""
+    from flask_migrate import downgrade, upgrade
+
+    from lms import create_app
+    from lms.accounts.models import User
+    from lms.accreditation import services as accreditation
+    from tests.conftest import base_config, make_user
+
+    url = f"sqlite:///{tmp_path / 'before.db'}"
+    app = create_app(
+        {
+            **base_config(url, tmp_path / "instance"),
+            "LMS_CERTIFICATES_DIR": str(write_plain_templates(tmp_path / "c", "Cert")),
+            "LMS_ISSUER_KEY_DIR": str(tmp_path / "keys"),
+        }
+    )
+    with app.app_context():
+        directory = app.extensions["migrate"].directory
+        upgrade(directory=directory)
+        from lms.accounts.cli import seed_regions
+
+        seed_regions()
+        db.session.commit()
+    ids = [make_user(app, f"p{n}@example.org", f"P {n}") for n in range(3)]
+    admin_id = make_user(app, "a@example.org", "A Admin", ("admin",))
+    for user_id in ids:
+        grant(app, user_id)
+    with app.app_context():
+        first = db.session.scalar(select(Certificate).order_by(Certificate.id))
+        accreditation.revoke(first, db.session.get(User, admin_id), "x")
+        first_id = first.id
+        db.session.commit()
+        db.session.remove()
+        downgrade(directory=directory, revision="0020_audit_log")
+        upgrade(directory=directory)
+        entries = list(db.session.scalars(select(CredentialStatusEntry)))
+        assert len(entries) == 3 and len({e.position for e in entries}) == 3
+        assert {e.certificate_id for e in entries if e.revoked} == {first_id}
+        assert status.is_revoked(next(e.position for e in entries if e.revoked), 1)
+        db.session.remove()
+        db.engine.dispose()
