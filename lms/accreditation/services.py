@@ -2,7 +2,9 @@
 
 The rules come from each course's ``completion`` section. When a trainee meets
 them, an accreditation request goes to the national officer of their region, or
-the certificate is issued at once where the course needs no confirmation.
+the certificate is issued at once where the course needs no confirmation. A course
+with ``review: must_pass`` waits for each reviewed activity (case study) to meet the
+standard: the check runs again when a review is recorded.
 Certificates are unique per person, course and course version (a database
 constraint): simultaneous attempts to issue end with one certificate.
 
@@ -108,6 +110,8 @@ def requirements(user: User, course: Course) -> list[Requirement]:
             )
         )
     rules = course.completion
+    if rules.review == "must_pass":
+        out.extend(_review_requirements(course, enrolment))
     if rules.attendance == "every_day":
         run = trainee_run(user, course)
         if run is None or not run.days:
@@ -140,6 +144,42 @@ def requirements(user: User, course: Course) -> list[Requirement]:
                     ),
                 )
             )
+    return out
+
+
+def _review_requirements(course: Course, enrolment: Enrolment | None) -> list[Requirement]:
+    """Reviewed work meeting the standard (``completion: {review: must_pass}``), one
+    requirement per reviewed type the course requires (one query)."""
+    from lms.review import services as review
+
+    standing = review.review_standing(enrolment, course)
+    if not standing.total:
+        return []
+    registry = learning.registry()
+    by_type: dict[str, list[str]] = {}
+    for activity in review.required_reviewed(course):
+        by_type.setdefault(activity.type, []).append(activity.key)
+    out = []
+    for type_name, keys in by_type.items():
+        activity_type = registry[type_name]
+        noun = (
+            getattr(activity_type, "plural_label", None)
+            or _TYPE_LABELS.get(type_name, (activity_type.label,))[0]
+        )
+        done = sum(1 for k in keys if k in standing.passed)
+        out.append(
+            Requirement(
+                f"review:{type_name}",
+                _("Reviewed by a facilitator"),
+                done == len(keys),
+                _(
+                    "%(done)d of %(total)d %(what)s reviewed and meeting the standard",
+                    done=done,
+                    total=len(keys),
+                    what=_(noun).lower(),
+                ),
+            )
+        )
     return out
 
 
@@ -718,6 +758,14 @@ def _on_attendance(sender: Any, run: CourseRun, user_ids: list[int], **_: Any) -
             check(user, course)
 
 
+def _on_review(sender: Any, review: Any, enrolment: Enrolment, activity: Any, **_: Any) -> None:
+    """A review may meet the last rule (``review: must_pass``): check the trainee again."""
+    course = learning.catalogue().get(enrolment.course_slug)
+    if course is not None and course.certificate is not None and enrolment.completed_at:
+        check(enrolment.user, course)
+
+
 def connect_signals() -> None:
     signals.course_requirements_met.connect(_on_requirements)
     signals.attendance_recorded.connect(_on_attendance)
+    signals.review_recorded.connect(_on_review)

@@ -72,6 +72,22 @@ class CompletionSpec(_Strict):
     attendance: Literal["none", "every_day"] = "none"
     excused_absence_counts: bool = False
     confirmation: Literal["none", "officer"] = "none"
+    #: "must_pass": the course is complete (and its certificate issued) only once the latest
+    #: version of every required reviewed activity (case studies) has a review that meets
+    #: the standard, whatever the activity's own ``completion`` says. "none": no such rule.
+    review: Literal["none", "must_pass"] = "none"
+
+
+class ReviewSpec(_Strict):
+    """Who reviews the course's written work, and when trainees see the model guidance."""
+
+    #: Work of trainees whom no facilitated run brings to a facilitator goes to the course's
+    #: reviewers: "assigned" (the facilitators an administrator names for the course) or
+    #: "pool" (every facilitator, as well as any assigned).
+    by: Literal["assigned", "pool"] = "assigned"
+    #: When a trainee sees a reviewed activity's model guidance: "after_review" (once the
+    #: latest version meets the standard) or "after_submission" (as soon as it is sent).
+    guidance: Literal["after_review", "after_submission"] = "after_review"
 
 
 class CertificateSpec(_Strict):
@@ -88,6 +104,7 @@ class CourseSpec(_Strict):
     summary: str = Field(min_length=1)
     prerequisites: list[str] = Field(default_factory=list)
     completion: CompletionSpec = Field(default_factory=CompletionSpec)
+    review: ReviewSpec = Field(default_factory=ReviewSpec)
     certificate: CertificateSpec | None = None
     modules: list[ModuleSpec] = Field(min_length=1)
     #: Versions that changed something that matters, with what changed (any order).
@@ -142,6 +159,7 @@ class Course:
     completion: CompletionSpec = field(default_factory=CompletionSpec)
     certificate: CertificateSpec | None = None
     version_notes: tuple[VersionNoteSpec, ...] = ()
+    review: ReviewSpec = field(default_factory=ReviewSpec)
     _index: dict[str, Activity] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -450,6 +468,7 @@ def load_course(
         completion=spec.completion,
         certificate=spec.certificate,
         version_notes=tuple(spec.version_notes),
+        review=spec.review,
         _index=index,
     )
     return course, []

@@ -1,4 +1,5 @@
-"""The review queue's own record of reviewed work: one row per attempt of a reviewed type.
+"""The review queue's own record of reviewed work (one row per attempt of a reviewed type),
+and the course reviewers who review a course's work when no run applies.
 
 Kept up to date where work is sent (a listener of ``submission_recorded``) and
 reviewed (:func:`lms.review.services.record_review`), so the queue finds what waits
@@ -11,8 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lms.db import utcnow
 from lms.extensions import db
 
 
@@ -44,3 +46,22 @@ class ReviewItem(db.Model):
     submitted_at: Mapped[datetime]
     #: The newest version sent for the activity, with no review yet.
     is_waiting: Mapped[bool]
+
+
+class CourseReviewer(db.Model):
+    """A facilitator named by an administrator to review a course's work from trainees
+    whom no run brings to a facilitator (online courses, trainees without a place).
+
+    See :mod:`lms.review.reviewers`. One row per course and person.
+    """
+
+    course_slug: Mapped[str] = mapped_column(String(80), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    assigned_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="SET NULL"), nullable=True
+    )
+
+    user = relationship("User", foreign_keys=[user_id])

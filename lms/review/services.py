@@ -1,7 +1,14 @@
 """Reviewing written work (case studies): queues per facilitator and recorded decisions.
 
 A facilitator reviews the work of trainees with a place on a run they facilitate
-(for that run's course); administrators review anyone's. Every review is kept.
+(for that run's course), and, as a course reviewer (:mod:`lms.review.reviewers`), the
+course's work from trainees whom no facilitated run brings to anyone; administrators
+review anyone's. Every review is kept.
+
+A course whose ``completion`` says ``review: must_pass`` is complete only once each
+required reviewed activity's latest version meets the standard (:func:`review_standing`,
+a rule of :data:`lms.learning.services.completion_rules`); when the model guidance
+shows is :func:`guidance_visible`.
 """
 
 from __future__ import annotations
@@ -45,7 +52,9 @@ from lms.pagination import (
     request_args,
     search_arg,
 )
+from lms.review import reviewers as course_reviewers
 from lms.review.models import ReviewItem
+from lms.review.rules import guidance_visible  # noqa: F401 - part of this module's interface
 from lms.runs.models import CourseRun, PlaceStatus, RunFacilitator, RunPlace
 
 log = logging.getLogger(__name__)
@@ -135,15 +144,19 @@ def trainee_runs(user: User, course_slug: str) -> list[CourseRun]:
 
 
 def can_review(reviewer: User, enrolment: Enrolment) -> bool:
-    """Administrators, or a facilitator of a run on which the trainee has a place."""
+    """Administrators; a facilitator of a run on which the trainee has a place; or, when
+    no run with a facilitator applies, a reviewer of the course (see lms.review.reviewers)."""
     if reviewer.has_role(Role.ADMIN):
         return True
     if not reviewer.has_role(Role.FACILITATOR) or reviewer.id == enrolment.user_id:
         return False
-    return any(
-        reviewer.id in run.facilitator_ids()
-        for run in trainee_runs(enrolment.user, enrolment.course_slug)
-    )
+    found = trainee_runs(enrolment.user, enrolment.course_slug)
+    if any(reviewer.id in run.facilitator_ids() for run in found):
+        return True
+    if any(set(run.facilitator_ids()) - {enrolment.user_id} for run in found):
+        return False  # the run's facilitators review it
+    course = learning.catalogue().get(enrolment.course_slug)
+    return course is not None and course_reviewers.is_course_reviewer(reviewer, course)
 
 
 def _track_submission(sender: Any, enrolment: Enrolment, activity: Activity, attempt, **_: Any):
@@ -239,7 +252,9 @@ def _queue_keys(reviewer: User, filters: QueueFilters) -> Select:
 
     Waiting work is found through ``ix_review_item_queue`` (trainee, course, waiting,
     sent) for each trainee the reviewer has on a run, so neither the count nor page
-    one reads anyone's attempts.
+    one reads anyone's attempts. For a course the reviewer reviews (named for it, or a
+    pool course), the work of trainees whom no facilitated run reaches is in scope too;
+    that test is in the same statement, so the queue stays two queries.
     """
     by_course = reviewed_activities()
     if filters.course:
@@ -267,12 +282,37 @@ def _queue_keys(reviewer: User, filters: QueueFilters) -> Select:
             found = found.where(CourseRun.id == int(filters.run))
         return found
 
+    catalogue = learning.catalogue()
+
+    def reach(slug: str) -> list:
+        # Whose work on the course this reviewer sees: trainees on their runs, and, as a
+        # course reviewer (never with a run filter), those no facilitated run reaches.
+        if not scoped:
+            return []
+        on_runs = ReviewItem.user_id.in_(trainees(slug))
+        course = catalogue.get(slug)
+        reviews = (
+            None
+            if is_admin or filters.run or course is None
+            else course_reviewers.reviews_course_clause(reviewer, course)
+        )
+        if reviews is None:
+            return [on_runs]
+        return [
+            or_(
+                on_runs,
+                and_(
+                    reviews, ReviewItem.user_id.not_in(course_reviewers.facilitated_trainees(slug))
+                ),
+            )
+        ]
+
     in_scope = or_(
         *(
             and_(
                 ReviewItem.course_slug == slug,
                 ReviewItem.activity_key.in_([a.key for a in acts]),
-                *([ReviewItem.user_id.in_(trainees(slug))] if scoped else []),
+                *reach(slug),
             )
             for slug, acts in by_course.items()
         )
@@ -516,6 +556,8 @@ def record_review(
     )
     activity_type = learning.registry()[activity.type]
     learning.apply_review_state(enrolment, activity, activity_type.review_state(decision))
+    # A course that waits for reviewed work to meet the standard may be complete now.
+    learning.check_completion(enrolment, course)
     log.info("Attempt %s reviewed: %s", attempt.id, decision)
     signals.review_recorded.send(
         current_app._get_current_object(), review=review, enrolment=enrolment, activity=activity
@@ -599,3 +641,77 @@ def outcomes_for(user: User, enrolments: list | None = None) -> list[dict]:
                 }
             )
     return out
+
+
+# --- Completion: reviewed work that must meet the standard ----------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewStanding:
+    """Of a course's required reviewed activities (``keys``), which ones' latest
+    version has a latest review meeting the standard (``passed``)."""
+
+    keys: tuple[str, ...]
+    passed: frozenset[str]
+
+    @property
+    def done(self) -> int:
+        return len(self.passed)
+
+    @property
+    def total(self) -> int:
+        return len(self.keys)
+
+    @property
+    def is_met(self) -> bool:
+        return self.done == self.total
+
+
+def must_pass_review(course: Course) -> bool:
+    """Whether the course's completion waits for reviewed work to meet the standard."""
+    return course.completion.review == "must_pass"
+
+
+def required_reviewed(course: Course) -> list[Activity]:
+    types = reviewed_types()
+    return [a for a in course.activities if a.key in course.required_keys and a.type in types]
+
+
+def review_standing(enrolment: Enrolment | None, course: Course) -> ReviewStanding:
+    """Which required reviewed activities of ``course`` meet the standard for ``enrolment``:
+    one query (none without an enrolment or reviewed activities)."""
+    keys = tuple(a.key for a in required_reviewed(course))
+    if enrolment is None or not keys:
+        return ReviewStanding(keys, frozenset())
+    newer = _NEWER_ATTEMPT
+    latest_decision = (
+        select(AttemptReview.decision)
+        .where(AttemptReview.attempt_id == Attempt.id)
+        .order_by(AttemptReview.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        select(Attempt.activity_key, latest_decision).where(
+            Attempt.enrolment_id == enrolment.id,
+            Attempt.activity_key.in_(keys),
+            ~select(newer.id)
+            .where(
+                newer.enrolment_id == Attempt.enrolment_id,
+                newer.activity_key == Attempt.activity_key,
+                newer.number > Attempt.number,
+            )
+            .exists(),
+        )
+    )
+    passed = frozenset(key for key, decision in rows if decision == DECISIONS[0])
+    return ReviewStanding(keys, passed)
+
+
+def _review_rule(enrolment: Enrolment, course: Course) -> bool:
+    """A rule of lms.learning.services.completion_rules."""
+    return not must_pass_review(course) or review_standing(enrolment, course).is_met
+
+
+if _review_rule not in learning.completion_rules:
+    learning.completion_rules.append(_review_rule)

@@ -608,6 +608,27 @@ ROUTES = [
         data={"name": "Isle of Wight"},
         changes=True,
     ),
+    Route("course_reviewers.index", "GET", "/admin/courses/reviewers", ADMIN),
+    Route("course_reviewers.course", "GET", "/admin/courses/link-member/reviewers", ADMIN),
+    Route(
+        "course_reviewers.course",
+        "POST",
+        "/admin/courses/link-member/reviewers",
+        ADMIN,
+        ok=(302, "/admin/courses/link-member/reviewers"),
+        data={"user_id": "{facilitator_id}"},
+        changes=True,
+    ),
+    Route(
+        "course_reviewers.remove",
+        "POST",
+        "/admin/courses/link-member/reviewers/{facilitator_id}/remove",
+        ADMIN,
+        ok=(302, "/admin/courses/link-member/reviewers"),
+        changes=True,
+        needs=frozenset({"course_reviewer"}),
+    ),
+    Route("course_reviewers.unassigned", "GET", "/admin/courses/unassigned-work", ADMIN),
     Route("runs.admin_runs", "GET", "/admin/runs", ADMIN, needs=RUN),
     Route("runs.new_run", "GET", "/admin/runs/new", ADMIN, needs=RUN),
     Route(
@@ -763,6 +784,7 @@ def build_world(app: Flask, needs: frozenset[str] | set[str] = frozenset()) -> d
     ``accreditation``: the trainee's rep accreditation waits for the officer.
     ``certificate``: the trainee holds a link member certificate (a real PDF).
     ``jobs``: a failed job and a batch.
+    ``course_reviewer``: the facilitator reviews the link member course's work.
     """
     needs = set(needs)
     if "attempt" in needs:
@@ -850,6 +872,10 @@ def build_world(app: Flask, needs: frozenset[str] | set[str] = frozenset()) -> d
             db.session.add(failed)
             db.session.flush()
             world.update(batch_id=batch.id, failed_job_id=failed.id)
+        if "course_reviewer" in needs:
+            from lms.review import reviewers
+
+            reviewers.assign(link_member, get_user(app, world["facilitator_id"]))
         db.session.commit()
 
     if "attempt" in needs:

@@ -440,6 +440,23 @@ CROSS = [
         "missing: edits an account that does not exist",
         data={"roles": ["trainee"], "region": ""},
     ),
+    Cross(
+        "course_reviewers.course",
+        "POST",
+        "admin",
+        "/admin/courses/link-member/reviewers",
+        422,
+        "neighbour: names a trainee, not a facilitator, as a course reviewer",
+        data={"user_id": "{other_trainee_id}"},
+    ),
+    Cross(
+        "course_reviewers.remove",
+        "POST",
+        "admin",
+        "/admin/courses/link-member/reviewers/{missing_id}/remove",
+        404,
+        "missing: removes a reviewer that does not exist",
+    ),
 ]
 
 # State-changing routes whose request names no one else's thing, and why.

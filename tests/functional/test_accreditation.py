@@ -45,16 +45,28 @@ def finish_online(app, user_id, slug):
         db.session.commit()
 
 
-def test_link_member_certificate_issued_at_once_when_rules_met(app, make):
+def test_link_member_certificate_issued_once_its_case_studies_meet_the_standard(app, make):
+    from tests.functional.review_helpers import name_reviewer, review_latest, send_case_studies
+
     uid = make("trainee", email="lm@example.org", name="Ffion Bevan", region_name="Wales")
+    reviewer = make("facilitator")
+    name_reviewer(app, reviewer)
     finish_online(app, uid, "link-member")
+    client = client_for(app, "lm@example.org")
+    assert len(send_case_studies(client, app)) == 2
+    with app.app_context():
+        # Every activity is done, but the course waits for both case studies to meet the
+        # standard (completion: review: must_pass).
+        assert db.session.scalar(select(Certificate)) is None
+    page = client.get("/certificates").get_data(as_text=True)
+    assert "0 of 2 case studies reviewed and meeting the standard" in page
+    assert review_latest(app, uid, reviewer) == 2
     with app.app_context():
         certificate = db.session.scalar(select(Certificate))
         assert certificate.accreditation_title == "MiP Link Member"
         assert certificate.officer_name is None and certificate.expires_at is None
         assert certificate.region_name == "Wales"
         assert certificate.accreditation.status == "accredited"
-    client = client_for(app, "lm@example.org")
     page = client.get("/certificates").get_data(as_text=True)
     assert certificate.number in page
     pdf = client.get(f"/certificates/{certificate.number}.pdf")

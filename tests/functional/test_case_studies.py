@@ -106,7 +106,7 @@ def test_expired_csrf_token_never_loses_the_answer(app, make):
     assert text.strip()[:80] in client.get(URL).get_data(as_text=True)
 
 
-def test_submit_shows_guidance_then_review_needs_work_resubmit_accept(app, make):
+def test_submit_then_review_needs_work_resubmit_accept_then_guidance(app, make):
     client, run_id, trainee, fac = setup_run(app, make)
     page = client.get(URL).get_data(as_text=True)
     first = answer(160)
@@ -114,7 +114,9 @@ def test_submit_shows_guidance_then_review_needs_work_resubmit_accept(app, make)
         client.post(URL, data={"csrf_token": csrf_from(page), "answer": first}).status_code == 302
     )
     html = client.get(URL).get_data(as_text=True)
-    assert "Model guidance" in html
+    # The rep course shows the model guidance after review (the default), not on sending.
+    assert "Model guidance" not in html
+    assert "The model guidance appears here once a facilitator has reviewed it" in html
     assert "Waiting for a facilitator to review it" in html
     assert "<textarea" not in html  # cannot send again while waiting
 
@@ -150,6 +152,7 @@ def test_submit_shows_guidance_then_review_needs_work_resubmit_accept(app, make)
     html = client.get(URL).get_data(as_text=True)
     assert "Revise your answer" in html
     assert first[:60] in html  # the previous version is offered for revision
+    assert "Model guidance" not in html  # the revision is the trainee's own work
 
     page = html
     second = answer(170) + " I would also ask for the suspension to be reviewed every four weeks."
@@ -179,6 +182,7 @@ def test_submit_shows_guidance_then_review_needs_work_resubmit_accept(app, make)
     html = client.get(URL).get_data(as_text=True)
     assert html.index("Version 1") < html.index("Needs more work") < html.index("Version 2")
     assert "Meets the standard" in html and "Well reasoned." in html
+    assert "Model guidance" in html  # it meets the standard: the guidance shows
     with app.app_context():
         attempts = db.session.scalars(
             select(Attempt).where(Attempt.activity_key == CASE).order_by(Attempt.number)

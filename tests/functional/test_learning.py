@@ -175,7 +175,9 @@ def test_previous_and_next_links(trainee_client):
     assert 'href="/learn/link-member/information-advice-check" rel="next"' in html
 
 
-def test_completing_every_activity_completes_course_and_opens_rep_course(app, trainee_client):
+def test_completing_every_activity_completes_course_and_opens_rep_course(app, trainee_client, make):
+    from tests.functional.review_helpers import name_reviewer, review_latest
+
     enrol(trainee_client)
     course = app.extensions["lms.courses"].get("link-member")
     for activity in course.activities:
@@ -185,6 +187,16 @@ def test_completing_every_activity_completes_course_and_opens_rep_course(app, tr
             f"/learn/link-member/{activity.key}", data={"csrf_token": csrf_from(page), **data}
         )
         assert response.status_code == 302
+    with app.app_context():
+        # Every activity is done, but the course waits for its case studies to be reviewed
+        # as meeting the standard (completion: review: must_pass).
+        assert db.session.scalar(select(Enrolment)).completed_at is None
+    assert enrol(trainee_client, "rep").status_code == 303
+    reviewer = make("facilitator")
+    name_reviewer(app, reviewer)
+    with app.app_context():
+        trainee = db.session.scalar(select(Enrolment.user_id))
+    assert review_latest(app, trainee, reviewer) == 2
     with app.app_context():
         enrolment = db.session.scalar(select(Enrolment))
         assert enrolment.completed_at is not None
