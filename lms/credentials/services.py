@@ -320,3 +320,11 @@ def verify_jwt(token: str, now: datetime | None = None) -> dict[str, Any]:
 
 def dumps(credential: dict[str, Any]) -> str:
     return json.dumps(credential, indent=2, ensure_ascii=False)
+
+
+def revoke_certificate_status(certificate_id: int) -> None:
+    """Set the certificate's bit in the revocation status list and have the list published
+    again (privacy erasure calls this for withdrawn certificates). Flushes, never commits."""
+    from lms.credentials.status import revoke_certificate_id
+
+    revoke_certificate_id(certificate_id)

@@ -223,6 +223,25 @@ def mark_revoked(certificate) -> CredentialStatusEntry:
     return entry
 
 
+def revoke_certificate_id(certificate_id: int) -> CredentialStatusEntry | None:
+    """Set the bit of the certificate with this id (e.g. withdrawn at erasure), by id alone:
+    the caller may have changed the row with a Core UPDATE. None if there is no such row."""
+    from lms.accreditation.models import Certificate
+
+    entry = db.session.scalar(
+        select(CredentialStatusEntry).where(CredentialStatusEntry.certificate_id == certificate_id)
+    )
+    if entry is None:
+        certificate = db.session.get(Certificate, certificate_id)
+        if certificate is None:
+            return None
+        entry = ensure_entry(certificate)
+    if not entry.revoked:
+        entry.revoked = True
+        _changed(entry.status_list)
+    return entry
+
+
 # --- The status list credential ------------------------------------------------------------
 
 

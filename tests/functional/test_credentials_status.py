@@ -309,3 +309,18 @@ def test_migration_gives_existing_certificates_positions(tmp_path):
         assert status.is_revoked(next(e.position for e in entries if e.revoked), 1)
         db.session.remove()
         db.engine.dispose()
+
+
+def test_erasure_withdraws_the_credential_in_the_status_list(site, make):
+    _cid, number, _token = grant(site, make("trainee", email="tia@example.org", name="Tia M"))
+    with site.test_request_context():
+        certificate = db.session.scalar(select(Certificate))
+        entry = services.build_credential(certificate)["credentialStatus"]
+        db.session.commit()
+    client = site.test_client()
+    assert listed_bit(client, entry) is False
+    result = site.test_cli_runner().invoke(
+        args=["lms", "privacy", "erase", "--email", "tia@example.org", "--yes"]
+    )
+    assert result.exit_code == 0, result.output
+    assert listed_bit(client, entry) is True
