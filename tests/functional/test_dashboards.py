@@ -22,6 +22,7 @@ from lms.extensions import db
 from lms.jobs.models import Job
 from lms.learning import services as learning
 from lms.learning.models import ActivityProgress, Attempt, AttemptReview
+from lms.plugins import build_registry
 from lms.review import services as review
 from lms.runs import services as runs
 from lms.runs.models import CourseRun, PlaceStatus, RunPlace
@@ -57,10 +58,11 @@ def rep(app):
 
 def due_keys(course) -> list[str]:
     """The rep course's activities due before the days: required, not forms about the days."""
+    registry = build_registry()
     return [
         a.key
         for a in course.activities
-        if a.key in course.required_keys and a.type not in dashboards.AFTER_DAYS_TYPES
+        if a.key in course.required_keys and not registry[a.type].after_course_days
     ]
 
 
