@@ -206,11 +206,22 @@ def verify_credential(data: str | bytes, now: datetime | None = None) -> Verific
         _check_status(credential, result)
         _check_record(credential, result, now)
     except _Stop:
-        pass
+        _not_checked(result)
     result.status = _overall(result)
     if result.status != "valid":
         log.info("Credential check: %s", result.status)
     return result
+
+
+def _not_checked(result: Verification) -> None:
+    """After a check that leaves nothing to trust, the others say they were not made."""
+    failed = next((n for n in CHECKS if n in result.checks and not result.checks[n].passed), None)
+    why = {
+        "format": _("Not checked: the credential could not be read."),
+        "issuer": _("Not checked: the issuer is not this site."),
+    }.get(failed, _("Not checked: the signature did not verify, so nothing in it can be trusted."))
+    for name in CHECKS:
+        result.checks.setdefault(name, Check(None, why))
 
 
 def _fail(result: Verification, name: str, reason: str) -> None:
@@ -246,9 +257,9 @@ def _overall(result: Verification) -> str:
         return "malformed"
     if failed("issuer"):
         return "unknown_issuer"
-    if failed("signature") or "signature" not in checks:
+    if "signature" not in checks or checks["signature"].passed is not True:
         return "invalid"
-    for verdict in ("revoked", "withdrawn", "expired"):
+    for verdict in ("withdrawn", "revoked", "expired"):
         if verdict in verdicts or (verdict == "expired" and failed("expiry")):
             return verdict
     if failed("start"):
