@@ -514,18 +514,34 @@ def test_api_revoked_answer(site, holder, make):
     assert body["certificate"]["status"] == "revoked" and body["certificate"]["revoked_on"]
 
 
-def test_openapi_describes_the_api(site):
-    with site.test_request_context():
-        from lms.accreditation.verify import openapi_document
+def test_openapi_describes_the_api_and_its_answers(site, holder):
+    import jsonschema
+    from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
 
-        document = openapi_document()
-        if "/api/credentials/verify" not in document["paths"]:  # until the lead wires it
-            extend_openapi(document)
+    client = site.test_client()
+    document = client.get("/api/v1/openapi.json").get_json()
+    if "/api/credentials/verify" not in document["paths"]:  # until the lead wires it
+        extend_openapi(document)
+    validate(document, cls=OpenAPIV31SpecValidator)
     operation = document["paths"]["/api/credentials/verify"]["post"]
     assert operation["operationId"] == "verifyCredential"
-    schema = document["components"]["schemas"]["CredentialCheck"]
-    assert "valid" in schema["properties"]["status"]["enum"]
-    assert "Certificate" in document["components"]["schemas"]
+    registry = Registry().with_resource(
+        "urn:lms:openapi", Resource.from_contents(document, default_specification=DRAFT202012)
+    )
+    validator = jsonschema.Draft202012Validator(
+        {"$ref": "urn:lms:openapi#/components/schemas/CredentialCheck"},
+        registry=registry,
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+    token = issued_jwt(site, holder[0])
+    for body in (token, "nonsense", token[:-5] + "AAAAA"):
+        answer = client.post("/api/credentials/verify", json={"credential": body})
+        assert str(answer.status_code) in operation["responses"]
+        validator.validate(answer.get_json())
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate({"status": "probably", "checks": {}, "certificate": None})
 
 
 def test_api_refuses_other_methods(site):
