@@ -200,11 +200,26 @@ def test_populate_makes_a_consistent_site_and_keeps_the_demo_accounts(app):
         assert regions["North East"] >= 8
         assert len(regions) >= 6
 
-        # The demo facilitator has work waiting, in runs they facilitate.
+        # The demo facilitator has work waiting, in runs they facilitate or, as the link
+        # member course's reviewer, from its trainees with no run.
         facilitator = _demo_user("facilitator@example.org")
         waiting = review.queue(facilitator)
         assert waiting.total >= 1
-        assert all(facilitator.id in item.run.facilitator_ids() for item in waiting.items)
+        assert all(
+            facilitator.id in item.run.facilitator_ids()
+            if item.run is not None
+            else item.course.slug == "link-member"
+            for item in waiting.items
+        )
+        from lms.review import reviewers
+
+        assert [u.email for u in reviewers.reviewers_of("link-member")] == [
+            "facilitator@example.org"
+        ]
+        # What no one can review is rep work from trainees not (yet) on a rep run: the
+        # rep course names no reviewers, and its trainees' runs bring the work to one.
+        unassigned = reviewers.unassigned_page(1, 100).items
+        assert all(item.course.slug == "rep" for item in unassigned)
         # The demo officer has requests to decide, all in North East.
         officer = _demo_user("officer@example.org")
         pending = register.pending(officer, register.Filters())
