@@ -324,3 +324,52 @@ def test_erasure_withdraws_the_credential_in_the_status_list(site, make):
     )
     assert result.exit_code == 0, result.output
     assert listed_bit(client, entry) is True
+
+
+def test_simultaneous_issuers_never_share_a_position(site, make, monkeypatch):
+    """Two issuers drawing the same position at the same moment: the unique constraint
+    stops the second, which draws again (on SQLite and PostgreSQL alike)."""
+    import itertools
+    import threading
+
+    for n in range(2):
+        grant(site, make("trainee", email=f"s{n}@example.org", name=f"S {n}"))
+    with site.app_context():
+        ids = list(db.session.scalars(select(Certificate.id).order_by(Certificate.id)))
+        # Forget the positions given at issue, to draw them again side by side.
+        for entry in db.session.scalars(select(CredentialStatusEntry)):
+            db.session.delete(entry)
+        db.session.commit()
+
+    draws = itertools.chain([7, 7], itertools.count(100))
+    lock = threading.Lock()
+
+    def randbelow(_n: int) -> int:
+        with lock:
+            return next(draws)
+
+    monkeypatch.setattr(status.secrets, "randbelow", randbelow)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def issue(certificate_id: int) -> None:
+        try:
+            # Wait before touching the database: on SQLite the first statement takes
+            # the write lock, so the second issuer then queues behind the first.
+            barrier.wait(timeout=10)
+            with site.app_context():
+                certificate = db.session.get(Certificate, certificate_id)
+                status.ensure_entry(certificate)
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=issue, args=(i,)) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    with site.app_context():
+        positions = sorted(db.session.scalars(select(CredentialStatusEntry.position)))
+    assert positions[0] == 7 and len(set(positions)) == 2 and positions[1] >= 100
