@@ -41,9 +41,15 @@ def erase_command(email: str, yes: bool) -> None:
 
     if not yes:
         raise click.ClickException("Erasure cannot be undone: pass --yes.")
+    from lms.privacy.services import after_erasure_commit
+
     erase_user(_user(email))
     db.session.commit()
-    click.echo("The account and its personal data were erased.")
+    after_erasure_commit()
+    click.echo(
+        "The account and its personal data were erased; its certificates stay only as "
+        "anonymous records that verification shows as withdrawn."
+    )
 
 
 @privacy_cli.command("retention")

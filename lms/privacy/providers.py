@@ -68,9 +68,10 @@ PROVIDERS: tuple[Provider, ...] = (
     ),
     Provider(
         "review",
-        "Your work waiting for review and reviews you wrote of others' work.",
-        own={"review_item": "user_id"},
-        actor={"attempt_review": "reviewer_id"},
+        "Your work waiting for review, reviews you wrote of others' work and the courses "
+        "you review.",
+        own={"review_item": "user_id", "course_reviewer": "user_id"},
+        actor={"attempt_review": "reviewer_id", "course_reviewer": "assigned_by_id"},
     ),
     Provider(
         "feedback",
@@ -80,7 +81,9 @@ PROVIDERS: tuple[Provider, ...] = (
     ),
     Provider(
         "accreditation",
-        "Your accreditation requests and decisions, and your certificates.",
+        "Your accreditation requests and decisions, and your certificates. On erasure a "
+        "certificate stays only as an anonymous record (number, course, dates) that "
+        "verification shows as withdrawn.",
         own={"accreditation": "user_id", "certificate": "user_id"},
         actor={"accreditation": "decided_by_id", "certificate": "revoked_by_id"},
     ),
@@ -114,6 +117,13 @@ PROVIDERS: tuple[Provider, ...] = (
         actor={"job_batch": "started_by_id"},
     ),
     Provider(
+        "privacy",
+        "Copies of your data you or the training office asked for (the files are deleted "
+        "after a few days).",
+        own={"privacy_export": "user_id"},
+        actor={"privacy_export": "requested_by_id"},
+    ),
+    Provider(
         "audit",
         "The issuance log names people only by a keyed hash; nothing is exported or erased.",
     ),
@@ -122,6 +132,21 @@ PROVIDERS: tuple[Provider, ...] = (
 
 def _table(name: str):
     return db.metadata.tables[name]
+
+
+def _present(names) -> list:
+    """The tables among ``names`` this app has (a domain's table may come later than its
+    provider line), as (name, table)."""
+    return [(n, db.metadata.tables[n]) for n in names if n in db.metadata.tables]
+
+
+def _keys(table, where) -> list:
+    """Primary keys of the matching rows: the id, or a dict for a composite key."""
+    pk = list(table.primary_key.columns)
+    rows = db.session.execute(select(*pk).where(where)).all()
+    if len(pk) == 1:
+        return [r[0] for r in rows]
+    return [{c.name: _json(v) for c, v in zip(pk, r, strict=True)} for r in rows]
 
 
 def _json(value: Any) -> Any:
@@ -146,15 +171,15 @@ def _enrolment_ids(user_id: int) -> list[int]:
 
 def export(provider: Provider, user) -> dict:
     data: dict[str, Any] = {"about": provider.description}
-    for name, column in provider.own.items():
-        t = _table(name)
+    for name, t in _present(provider.own):
+        column = provider.own[name]
         where = t.c[column] == user.id
         if name == "feedback_response":
             where = where & t.c.is_anonymous.is_(False)
         data[name] = _rows(t, where)
-    for name, column in provider.actor.items():
-        t = _table(name)
-        data[f"{name} ({column})"] = [r["id"] for r in _rows(t, t.c[column] == user.id)]
+    for name, t in _present(provider.actor):
+        column = provider.actor[name]
+        data[f"{name} ({column})"] = _keys(t, t.c[column] == user.id)
     if provider.via_enrolment:
         ids = _enrolment_ids(user.id)
         for name in provider.via_enrolment:
@@ -166,8 +191,8 @@ def export(provider: Provider, user) -> dict:
 
 
 def erase(provider: Provider, user) -> None:
-    for name, column in provider.actor.items():
-        t = _table(name)
+    for name, t in _present(provider.actor):
+        column = provider.actor[name]
         db.session.execute(update(t).where(t.c[column] == user.id).values({column: None}))
     if provider.via_enrolment:
         ids = _enrolment_ids(user.id)
@@ -180,10 +205,10 @@ def erase(provider: Provider, user) -> None:
                 db.session.execute(delete(review).where(review.c.attempt_id.in_(attempts)))
                 db.session.execute(delete(item).where(item.c.attempt_id.in_(attempts)))
             db.session.execute(delete(t).where(t.c.enrolment_id.in_(ids)))
-    for name, column in provider.own.items():
-        t = _table(name)
+    for name, t in _present(provider.own):
+        column = provider.own[name]
         if name == "certificate":
-            continue  # handled by erase_certificates (files first)
+            continue  # kept as an anonymous, withdrawn record (services.erase_user)
         if name == "accreditation":
             continue
         db.session.execute(delete(t).where(t.c[column] == user.id))

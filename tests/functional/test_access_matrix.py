@@ -320,6 +320,24 @@ ROUTES = [
         ok=(404, None),
         data={"password": PASSWORD},
     ),
+    # A person's own copy of their data (someone else's export id is a 404: see
+    # test_privacy_pages.py).
+    Route("privacy.my_data", "GET", "/account/my-data", LOGGED_IN),
+    Route(
+        "privacy.request_export",
+        "POST",
+        "/account/my-data/export",
+        LOGGED_IN,
+        ok=(303, "/account/my-data"),
+        changes=True,
+    ),
+    Route(
+        "privacy.download",
+        "GET",
+        "/account/my-data/exports/987654/download",
+        LOGGED_IN,
+        ok=(404, None),
+    ),
     Route("learning.dashboard", "GET", "/dashboard", LOGGED_IN),
     Route("catalogue.index", "GET", "/courses", LOGGED_IN),
     Route("catalogue.course", "GET", "/courses/link-member", LOGGED_IN),
@@ -716,6 +734,34 @@ ROUTES = [
         data={"reason": "The venue is closed."},
         changes=True,
         needs=RUN,
+    ),
+    # Privacy: administrators find a person, export and erase them (lms/privacy/routes.py).
+    Route("privacy.admin", "GET", "/admin/privacy", ADMIN),
+    Route(
+        "privacy.admin_export",
+        "POST",
+        "/admin/privacy/people/{user_id}/export",
+        ADMIN,
+        ok=(303, "/admin/privacy?email=target@example.org"),
+        changes=True,
+    ),
+    # An export that does not exist: administrators get 404, others the refusal first.
+    Route(
+        "privacy.admin_download",
+        "GET",
+        "/admin/privacy/exports/987654/download",
+        ADMIN,
+        ok=(404, None),
+    ),
+    Route("privacy.erase_confirm", "GET", "/admin/privacy/people/{user_id}/erase", ADMIN),
+    Route(
+        "privacy.erase",
+        "POST",
+        "/admin/privacy/people/{user_id}/erase",
+        ADMIN,
+        ok=(303, "/admin/privacy"),
+        data={"confirm_email": "{target_email}"},
+        changes=True,
     ),
     # Background jobs: administrators only.
     Route("jobs.index", "GET", "/admin/jobs", ADMIN),

@@ -441,6 +441,14 @@ CROSS = [
         data={"roles": ["trainee"], "region": ""},
     ),
     Cross(
+        "privacy.admin_export",
+        "POST",
+        "admin",
+        "/admin/privacy/people/{missing_id}/export",
+        404,
+        "missing: exports an account that does not exist",
+    ),
+    Cross(
         "course_reviewers.course",
         "POST",
         "admin",
@@ -456,6 +464,15 @@ CROSS = [
         "/admin/courses/link-member/reviewers/{missing_id}/remove",
         404,
         "missing: removes a reviewer that does not exist",
+    ),
+    Cross(
+        "privacy.erase",
+        "POST",
+        "admin",
+        "/admin/privacy/people/{other_trainee_id}/erase",
+        422,
+        "neighbour: erases one person with another person's email typed",
+        data={"confirm_email": "{target_email}"},
     ),
 ]
 
@@ -476,6 +493,7 @@ NO_FOREIGN_ID = {
     ("admin.regions", "POST"): "creates a new region; administrators only",
     ("runs.new_run", "POST"): "creates a new run; administrators only",
     ("jobs.reissue", "POST"): "names a course, not a person; administrators only",
+    ("privacy.request_export", "POST"): "asks for the sender's own copy of their data",
     ("mfa.second_step", "POST"): "the pending marker in the sender's own session and the code",
     ("mfa.new_app", "POST"): "sets up the sender's own authenticator app",
     ("mfa.app_setup", "POST"): "confirms the sender's own authenticator app",
