@@ -23,6 +23,7 @@ import logging
 import secrets
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -274,6 +275,12 @@ def publish(list_id: int) -> bool:
     version = status_list.version
     if status_list.published is not None and status_list.published_version == version:
         return False
+    if not current_app.config.get("LMS_BASE_URL"):
+        log.info(
+            "Status list %s not published: without LMS_BASE_URL it is signed when asked for",
+            list_id,
+        )
+        return False
     status_list.published = json.dumps(build_list_credential(list_id), ensure_ascii=False)
     status_list.published_version = version
     status_list.published_at = utcnow()
@@ -293,9 +300,12 @@ def published_list(list_id: int) -> tuple[str, CredentialStatusList] | None:
     status_list = db.session.get(CredentialStatusList, list_id)
     if status_list is None:
         return None
-    if status_list.published is None:
+    stored = status_list.published
+    if stored is None or json.loads(stored).get("id") != status_list_url(list_id):
+        # Never published (without LMS_BASE_URL a job cannot know the site's address and
+        # DID), or published under another address: signed now, for the address asked.
         return json.dumps(build_list_credential(list_id), ensure_ascii=False), status_list
-    return status_list.published, status_list
+    return stored, status_list
 
 
 def _on_revoked(_sender: Any, certificate, **_kw: Any) -> None:

@@ -373,3 +373,15 @@ def test_simultaneous_issuers_never_share_a_position(site, make, monkeypatch):
     with site.app_context():
         positions = sorted(db.session.scalars(select(CredentialStatusEntry.position)))
     assert positions[0] == 7 and len(set(positions)) == 2 and positions[1] >= 100
+
+
+def test_without_base_url_the_list_is_signed_for_the_host_asked(app_with, make, tmp_path):
+    site = app_with(
+        LMS_CERTIFICATES_DIR=str(write_plain_templates(tmp_path / "c", "Cert")),
+        LMS_ISSUER_KEY_DIR=str(tmp_path / "keys"),
+    )
+    grant(site, make("trainee", email="tia@example.org", name="Tia M"))
+    response = site.test_client().get("/credentials/status/1", base_url="https://training.example")
+    listed = json.loads(response.get_data(as_text=True))
+    assert listed["id"] == "https://training.example/credentials/status/1"
+    assert listed["proof"]["verificationMethod"].startswith("did:web:training.example#")
