@@ -10,6 +10,9 @@ def init_app(app) -> None:
     from lms.credentials.cli import credentials_cli
     from lms.credentials.routes import bp
 
+    from lms.credentials.verify_routes import init_app as init_credential_verify
+
     app.register_blueprint(bp)
+    init_credential_verify(app)  # checking a pasted credential: page form and API
     add_group(credentials_cli)
     status.connect_signals()
