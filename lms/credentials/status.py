@@ -126,7 +126,7 @@ def _new_list(list_id: int) -> CredentialStatusList:
         if existing is None:
             raise
         return existing
-    jobs.enqueue(PUBLISH_JOB, list_id=list_id)
+    # Not published until a bit is set: until then the route signs the empty list itself.
     return status_list
 
 
