@@ -213,6 +213,13 @@ def verify_credential(data: str | bytes, now: datetime | None = None) -> Verific
     return result
 
 
+def refused(reason: str) -> Verification:
+    """The answer for a request that held no credential at all."""
+    result = Verification(checks={"format": Check(False, reason)})
+    _not_checked(result)
+    return result
+
+
 def _not_checked(result: Verification) -> None:
     """After a check that leaves nothing to trust, the others say they were not made."""
     failed = next((n for n in CHECKS if n in result.checks and not result.checks[n].passed), None)

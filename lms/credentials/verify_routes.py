@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, jsonify, render_template, request
 from flask_wtf import FlaskForm
 
 from lms.accreditation.verify import MAX_SURNAME, _limit, surname_matches
-from lms.credentials.verify import MAX_BYTES, check_labels, verify_credential
+from lms.credentials.verify import MAX_BYTES, check_labels, refused, verify_credential
 from lms.csrf import keeps_typed_text
 from lms.extensions import csrf, limiter
 from lms.i18n import _
@@ -53,6 +53,10 @@ def init_app(app: Flask) -> None:
     if bp.name not in app.blueprints:
         app.register_blueprint(bp)
     app.jinja_env.globals["credential_check"] = True
+    # The served OpenAPI document (lms.accreditation.verify.openapi) adds this API.
+    extensions = app.extensions.setdefault("lms.openapi", [])
+    if extend_openapi not in extensions:
+        extensions.append(extend_openapi)
 
 
 def _read_upload() -> bytes | None:
@@ -120,32 +124,41 @@ def _facts(result, show_name: bool) -> dict[str, Any] | None:
 @limiter.limit(_limit)
 def api_verify():
     """JSON ``{"credential": "<JWT or JSON text>"}`` (or the credential object itself as
-    ``credential``), or the raw JWT / JSON credential as the body."""
+    ``credential``), or the raw JWT / JSON credential as the body.
+
+    200 whenever a credential was sent, whatever the verdict (``status``, ``malformed``
+    included); 422 when the request holds no credential at all; 413 when too large."""
     if request.content_length is not None and request.content_length > MAX_BYTES + 1024:
-        return _api(verify_credential(b"x" * (MAX_BYTES + 1)), 413)
+        return _api(verify_credential(bytes(MAX_BYTES + 1)), 413)  # "too large"
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return _api_result(request.form.get("credential") or "")
-    body = request.get_data(cache=False)[: MAX_BYTES + 1025]
-    data: str | bytes = body
-    if request.mimetype in ("application/json", "application/ld+json"):
-        try:
-            parsed = json.loads(body)
-        except (ValueError, RecursionError):
-            parsed = None
-        if isinstance(parsed, dict) and "credential" in parsed:
-            inner = parsed["credential"]
-            if isinstance(inner, str):
-                data = inner
-            elif isinstance(inner, dict):
-                data = json.dumps(inner, ensure_ascii=False)
-            else:
-                data = b""
-    return _api_result(data)
+        data: Any = request.form.get("credential")
+    else:
+        data = request.get_data(cache=False)[: MAX_BYTES + 1025]
+        if request.mimetype in ("application/json", "application/ld+json"):
+            data = _from_json(data)
+    if isinstance(data, bytes | str) and len(data) > MAX_BYTES:
+        return _api(verify_credential(data), 413)
+    if not isinstance(data, bytes | str) or not data.strip():
+        return _api(refused(_('Send the credential: {"credential": "…"}.')), 422)
+    return _api(verify_credential(data), 200)
 
 
-def _api_result(data: str | bytes):
-    result = verify_credential(data)
-    return _api(result, 422 if result.status == "malformed" else 200)
+def _from_json(body: bytes) -> str | bytes | None:
+    """The credential in a JSON request body, or None when there is none."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(parsed, str):  # the JWT as a JSON string
+        return parsed
+    if not isinstance(parsed, dict):
+        return None
+    if "credential" not in parsed:
+        return body if "@context" in parsed else None  # the credential itself
+    inner = parsed["credential"]
+    if isinstance(inner, dict):
+        return json.dumps(inner, ensure_ascii=False)
+    return inner if isinstance(inner, str) else None
 
 
 def _api(result, code: int):
@@ -153,6 +166,10 @@ def _api(result, code: int):
     response.status_code = code
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+#: A credential as text: something other than spaces.
+TEXT = {"type": "string", "pattern": "\\S"}
 
 
 def openapi_paths() -> dict[str, Any]:
@@ -192,27 +209,36 @@ def openapi_paths() -> dict[str, Any]:
                                         "credential": {
                                             "description": "The compact JWT, the JSON "
                                             "credential as text, or the JSON credential.",
-                                            "oneOf": [{"type": "string"}, {"type": "object"}],
+                                            "oneOf": [TEXT, {"type": "object"}],
                                         }
                                     },
                                 }
                             },
-                            "application/vc+jwt": {"schema": {"type": "string"}},
-                            "text/plain": {"schema": {"type": "string"}},
+                            "application/vc+jwt": {"schema": TEXT},
+                            "text/plain": {"schema": TEXT},
                         },
                     },
                     "responses": {
                         "200": {
-                            "description": "The credential was read; ``status`` gives the verdict.",
+                            "description": "A credential was sent; ``status`` gives the verdict "
+                            "(``malformed`` when the text is not a credential at all).",
                             "content": {
                                 "application/json": {
                                     "schema": {"$ref": "#/components/schemas/CredentialCheck"}
                                 }
                             },
                         },
-                        "413": {"description": "Larger than the limit."},
+                        "413": {
+                            "description": "Larger than the limit (status ``malformed``).",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/CredentialCheck"}
+                                }
+                            },
+                        },
                         "422": {
-                            "description": "Not a credential (status ``malformed``).",
+                            "description": "The request holds no credential "
+                            "(status ``malformed``).",
                             "content": {
                                 "application/json": {
                                     "schema": {"$ref": "#/components/schemas/CredentialCheck"}

@@ -26,7 +26,7 @@ from lms.credentials.verify import MAX_BYTES, verify_credential
 from lms.credentials.verify_routes import extend_openapi
 from lms.credentials.verify_routes import init_app as init_credential_verify
 from lms.extensions import db
-from tests.conftest import get_csrf
+from tests.conftest import get_csrf, login
 from tests.functional.accreditation_helpers import grant, write_plain_templates
 
 BASE = "https://mip.example"
@@ -492,10 +492,14 @@ def test_api_shows_the_name_only_when_public(site, holder):
 def test_api_bad_input(site):
     client = site.test_client()
     garbage = client.post("/api/credentials/verify", json={"credential": "nonsense"})
-    assert garbage.status_code == 422 and garbage.get_json()["status"] == "malformed"
+    assert garbage.status_code == 200 and garbage.get_json()["status"] == "malformed"
+    assert "neither a VC-JWT" in garbage.get_json()["checks"]["format"]["reason"]
     assert garbage.get_json()["certificate"] is None
-    missing = client.post("/api/credentials/verify", json={"something": "else"})
-    assert missing.status_code == 422
+    for nothing in ({"something": "else"}, {"credential": 5}, {"credential": ""}, [1]):
+        missing = client.post("/api/credentials/verify", json=nothing)
+        assert missing.status_code == 422 and missing.get_json()["status"] == "malformed"
+    empty = client.post("/api/credentials/verify", data=b"", content_type="text/plain")
+    assert empty.status_code == 422
     big = client.post(
         "/api/credentials/verify", data=b"a" * (MAX_BYTES + 5000), content_type="text/plain"
     )
@@ -663,3 +667,60 @@ def test_status_entry_pointing_elsewhere_is_refused(site, holder):
     result = check(site, token)
     assert result.status == "invalid"
     assert "not one of this site's" in result.checks["status"].reason
+
+
+# -- everyone may use both routes; the API fuzzed from its own OpenAPI document ------------
+
+FOREIGN_JWT = (
+    "eyJhbGciOiJSUzI1NiIsImtpZCI6ImRpZDp3ZWI6ZWxzZXdoZXJlLmV4YW1wbGUja2V5LTEifQ."
+    "eyJ0eXBlIjpbIlZlcmlmaWFibGVDcmVkZW50aWFsIiwiT3BlbkJhZGdlQ3JlZGVudGlhbCJdLCJpc3N1ZXIiOiJk"
+    "aWQ6d2ViOmVsc2V3aGVyZS5leGFtcGxlIiwiaXNzIjoiZGlkOndlYjplbHNld2hlcmUuZXhhbXBsZSIsImNyZWRl"
+    "bnRpYWxTdWJqZWN0Ijp7fX0.c2lnbmF0dXJl"
+)
+
+
+def test_anyone_may_check_logged_in_or_not(site, make):
+    make("officer", email="officer@example.org")
+    anonymous, officer = site.test_client(), site.test_client()
+    login(officer, "officer@example.org")
+    for client in (anonymous, officer):
+        page = client.post(
+            "/verify/credential",
+            data={"credential": FOREIGN_JWT, "csrf_token": get_csrf(client, "/verify")},
+        )
+        assert page.status_code == 200
+        assert "Not issued by this site" in page.get_data(as_text=True)
+        api = client.post("/api/credentials/verify", data={"credential": FOREIGN_JWT})
+        assert api.status_code == 200 and api.get_json()["status"] == "unknown_issuer"
+
+
+def test_api_fuzzed_from_its_openapi_document(site, holder):
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.generation.modes import GenerationMode
+
+    site.config["LMS_VERIFY_LIMIT"] = "100000 per minute"
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", site)
+    operation = schema["/api/credentials/verify"]["POST"]
+    statuses: list[int] = []
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+        @settings(
+            max_examples=25,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+        @given(case=operation.as_strategy(generation_mode=mode))
+        def check_case(case):
+            response = case.call_and_validate()
+            statuses.append(response.status_code)
+
+        check_case()
+    assert statuses and all(status < 500 for status in statuses)
+    real = operation.Case(
+        body={"credential": issued_jwt(site, holder[0])}, media_type="application/json"
+    )
+    response = real.call_and_validate()
+    assert response.status_code == 200 and response.json()["status"] == "valid"
