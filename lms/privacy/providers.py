@@ -125,7 +125,8 @@ PROVIDERS: tuple[Provider, ...] = (
     ),
     Provider(
         "audit",
-        "The issuance log names people only by a keyed hash; nothing is exported or erased.",
+        "The issuance log names people only by a keyed hash; nothing is exported or erased. "
+        "An erasure adds entries that do not name the person.",
     ),
 )
 

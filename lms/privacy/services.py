@@ -1,7 +1,8 @@
 """Subject access export and erasure across every provider.
 
 Exports asked for on the pages are rows of :class:`PrivacyExport` made by the job
-``privacy.export`` into ``instance/privacy/`` (random file names, 0600), downloadable
+``privacy.export`` into ``instance/privacy/`` (or ``LMS_PRIVACY_EXPORT_DIR``; random
+file names, 0600), downloadable
 by the person and by administrators until ``LMS_PRIVACY_EXPORT_DAYS`` (default 7) have
 passed; the daily retention job then deletes the file (:func:`expire_exports`).
 
@@ -83,8 +84,11 @@ def export_zip(user) -> bytes:
 
 
 def export_dir() -> Path:
-    """``instance/privacy/``: made on first use, readable by this process's user only."""
-    folder = Path(current_app.instance_path) / "privacy"
+    """``LMS_PRIVACY_EXPORT_DIR``, by default ``instance/privacy/`` (workers and web servers
+    on several machines need a shared folder, as for the certificate PDFs): made on first
+    use, readable by this process's user only."""
+    configured = current_app.config.get("LMS_PRIVACY_EXPORT_DIR")
+    folder = Path(configured) if configured else Path(current_app.instance_path) / "privacy"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
 
