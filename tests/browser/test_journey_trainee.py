@@ -9,7 +9,9 @@ desktop and the phone size.
 
 The activities between the first module and the feedback form are marked done in the
 test process (``complete_activities``): they are the same kinds of page as those
-visited, and doing all of them by hand would only make the test slow.
+visited, and doing all of them by hand would only make the test slow. The link member
+course's two case studies, which must meet the standard before the certificate, are
+sent and reviewed by its course reviewer there too (the rep part covers those pages).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from tests.browser.journey_helpers import (
     log_in,
     status,
 )
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, login
+from tests.functional.review_helpers import name_reviewer, review_latest, send_case_studies
 from tests.functional.run_helpers import make_run
 
 pytestmark = pytest.mark.browser
@@ -118,6 +121,13 @@ def test_trainee_journey(app: Flask, make, page: Page, new_page, axe_check) -> N
 
     # --- Feedback on the course: the last step, which brings the certificate ----------
     complete_activities(app, uid, BASIC, except_keys={READING, QUIZ, FEEDBACK})
+    # The case studies meet the standard (completion: review: must_pass), reviewed by the
+    # course's reviewer: the course has no run.
+    sent = app.test_client()
+    assert login(sent, "sam@example.org").status_code == 302
+    send_case_studies(sent, app, BASIC)
+    name_reviewer(app, fac, BASIC)
+    assert review_latest(app, uid, fac, BASIC) == 2
     page.goto(f"/learn/{BASIC}/{FEEDBACK}")
     expect(
         page.get_by_role("heading", level=1, name="Feedback on the whole course")
