@@ -139,16 +139,25 @@ def shown_status(record: PrivacyExport, job_status: str | None, now: datetime) -
 def start_export(user, requested_by) -> PrivacyExport:
     """Record an export of ``user``'s data and queue the job making it (flushed, not committed).
 
-    Raises PrivacyError when one is already waiting to be made.
+    Raises PrivacyError when one is already waiting to be made. One whose job failed
+    for good is marked failed and no longer stands in the way.
     """
-    waiting = db.session.scalar(
-        select(PrivacyExport.id).where(
-            PrivacyExport.user_id == user.id,
-            PrivacyExport.status == ExportStatus.QUEUED.value,
+    waiting = list(
+        db.session.scalars(
+            select(PrivacyExport).where(
+                PrivacyExport.user_id == user.id,
+                PrivacyExport.status == ExportStatus.QUEUED.value,
+            )
         )
     )
-    if waiting is not None:
-        raise PrivacyError("A copy is already being prepared. It will be listed here when ready.")
+    statuses = job_statuses(waiting)
+    for record in waiting:
+        if statuses.get(record.job_id) == "failed":
+            record.status = ExportStatus.FAILED.value
+        else:
+            raise PrivacyError(
+                "A copy is already being prepared. It will be listed here when ready."
+            )
     record = PrivacyExport(
         user_id=user.id, requested_by_id=requested_by.id if requested_by else None
     )

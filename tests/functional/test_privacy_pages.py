@@ -329,3 +329,23 @@ def test_retention_removes_attempts_and_drafts_of_people_who_left(app, make):
         assert "Would remove 1 attempts and case-study answers" in result.output
     finally:
         app.config.pop("LMS_RETAIN_LEFT_LEARNING_DAYS")
+
+
+def test_a_copy_whose_job_failed_shows_failed_and_does_not_block_a_new_one(app, people):
+    from lms.jobs.models import Job, JobStatus
+
+    with app.app_context():
+        person = db.session.get(User, people["holder"])
+        record = services.start_export(person, person)
+        db.session.get(Job, record.job_id).status = JobStatus.FAILED.value  # every try failed
+        db.session.commit()
+        first = record.id
+    holder = client_for(app, HOLDER)
+    page = holder.get("/account/my-data").get_data(as_text=True)
+    assert "Failed" in page
+    response = holder.post("/account/my-data/export", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 303
+    with app.app_context():
+        statuses = dict(db.session.execute(select(PrivacyExport.id, PrivacyExport.status)).all())
+    assert statuses[first] == ExportStatus.FAILED.value
+    assert sorted(statuses.values()) == ["failed", "ready"]
