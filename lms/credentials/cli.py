@@ -33,6 +33,10 @@ def credential(number: str, output: str, fmt: str) -> None:
     certificate = db.session.scalar(select(Certificate).where(Certificate.number == number))
     if certificate is None:
         raise click.ClickException(f"No certificate {number}.")
+    if certificate.user_id is None:
+        raise click.ClickException(
+            f"Certificate {number} was withdrawn at the holder's request: it has no credential."
+        )
     if fmt == "json":
         text = services.dumps(services.signed_json(certificate))
     else:

@@ -311,7 +311,7 @@ def test_migration_gives_existing_certificates_positions(tmp_path):
         db.engine.dispose()
 
 
-def test_erasure_withdraws_the_credential_in_the_status_list(site, make):
+def test_erasure_withdraws_the_credential_in_the_status_list(site, make, tmp_path):
     _cid, number, _token = grant(site, make("trainee", email="tia@example.org", name="Tia M"))
     with site.test_request_context():
         certificate = db.session.scalar(select(Certificate))
@@ -324,6 +324,12 @@ def test_erasure_withdraws_the_credential_in_the_status_list(site, make):
     )
     assert result.exit_code == 0, result.output
     assert listed_bit(client, entry) is True
+    out = tmp_path / "w.jwt"
+    withdrawn = site.test_cli_runner().invoke(
+        args=["lms", "certificates", "credential", number, "-o", str(out)]
+    )
+    assert withdrawn.exit_code != 0 and "withdrawn" in withdrawn.output
+    assert not out.exists()
 
 
 def test_simultaneous_issuers_never_share_a_position(site, make, monkeypatch):
