@@ -73,6 +73,14 @@ UPLOAD = object()  # in ``data``: the certificate's PDF as an uploaded file
 
 Data = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 
+# A VC-JWT naming another issuer (did:web:elsewhere.example): checking it changes nothing.
+FOREIGN_JWT = (
+    "eyJhbGciOiJSUzI1NiIsImtpZCI6ImRpZDp3ZWI6ZWxzZXdoZXJlLmV4YW1wbGUja2V5LTEifQ."
+    "eyJ0eXBlIjpbIlZlcmlmaWFibGVDcmVkZW50aWFsIiwiT3BlbkJhZGdlQ3JlZGVudGlhbCJdLCJpc3N1ZXIiOiJk"
+    "aWQ6d2ViOmVsc2V3aGVyZS5leGFtcGxlIiwiaXNzIjoiZGlkOndlYjplbHNld2hlcmUuZXhhbXBsZSIsImNyZWRl"
+    "bnRpYWxTdWJqZWN0Ijp7fX0.c2lnbmF0dXJl"
+)
+
 
 @dataclass(frozen=True)
 class Route:
@@ -194,6 +202,21 @@ ROUTES = [
         needs=frozenset({"certificate"}),
     ),
     Route("verify.openapi", "GET", "/api/v1/openapi.json", EVERYONE),
+    # Checking a pasted credential (here one naming another issuer: a 200 with that verdict).
+    Route(
+        "credential_verify.check",
+        "POST",
+        "/verify/credential",
+        EVERYONE,
+        data={"credential": FOREIGN_JWT},
+    ),
+    Route(
+        "credential_verify.api_verify",
+        "POST",
+        "/api/credentials/verify",
+        EVERYONE,
+        data={"credential": FOREIGN_JWT},
+    ),
     # Anyone logged in, whatever their role.
     Route("accounts.logout", "POST", "/logout", LOGGED_IN, ok=(302, "/login")),
     Route("accounts.account", "GET", "/account", LOGGED_IN),

@@ -505,6 +505,8 @@ NO_FOREIGN_ID = {
     ("verify.by_number", "POST"): "public look-up, changes nothing",
     ("verify.by_file", "POST"): "public look-up, changes nothing",
     ("verify.by_token", "POST"): "public look-up, changes nothing",
+    ("credential_verify.check", "POST"): "public credential check, changes nothing",
+    ("credential_verify.api_verify", "POST"): "public credential check, changes nothing",
 }
 
 
@@ -702,6 +704,8 @@ CSRF_NOT_TRIED = {
     ("verify.by_number", "POST"): "public look-up, changes nothing",
     ("verify.by_file", "POST"): "public look-up, changes nothing",
     ("verify.by_token", "POST"): "public look-up, changes nothing",
+    ("credential_verify.check", "POST"): "public credential check, changes nothing",
+    ("credential_verify.api_verify", "POST"): "public credential check, changes nothing",
 }
 
 
