@@ -391,3 +391,15 @@ def test_without_base_url_the_list_is_signed_for_the_host_asked(app_with, make, 
     listed = json.loads(response.get_data(as_text=True))
     assert listed["id"] == "https://training.example/credentials/status/1"
     assert listed["proof"]["verificationMethod"].startswith("did:web:training.example#")
+
+
+def test_jwt_carries_the_same_status_entry(site, make):
+    grant(site, make("trainee", email="tia@example.org", name="Tia M"))
+    with site.test_request_context():
+        certificate = db.session.scalar(select(Certificate))
+        token = services.sign_jwt(services.build_credential(certificate))
+        signed = services.signed_json(certificate)
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["credentialStatus"] == signed["credentialStatus"]
+    assert "proof" not in claims
