@@ -99,7 +99,8 @@ def check():
         ), 422
     show_name = result.name_public
     matched = None
-    if result.certificate is not None and surname:
+    withdrawn = getattr(result.certificate, "withdrawn_at", None) is not None
+    if result.certificate is not None and surname and not withdrawn:
         matched = surname_matches(result.certificate.holder_name, surname)
         show_name = show_name or matched
     return render_template(

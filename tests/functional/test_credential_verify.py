@@ -724,3 +724,22 @@ def test_api_fuzzed_from_its_openapi_document(site, holder):
     )
     response = real.call_and_validate()
     assert response.status_code == 200 and response.json()["status"] == "valid"
+
+
+def test_page_for_a_withdrawn_certificate_names_nobody(site, holder):
+    from lms.privacy.services import erase_user
+
+    cert_id, number = holder
+    token = issued_jwt(site, cert_id)
+    with site.app_context():
+        erase_user(db.session.get(User, certificate(cert_id).user_id))
+        db.session.commit()
+    client = site.test_client()
+    response = client.post(
+        "/verify/credential",
+        data={"credential": token, "surname": "Marsh", "csrf_token": get_csrf(client, "/verify")},
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Genuine but withdrawn" in html and "at the holder’s request" in html
+    assert "Tia" not in html and "Marsh" not in html and "surname" not in html.lower()
