@@ -120,3 +120,22 @@ def test_each_builtin_type_has_its_own_template_folder(name):
     assert folder.name == name
     if activity_type.is_reviewed:
         assert (folder / activity_type.review_template).is_file()
+
+
+def test_a_types_templates_are_found_only_under_its_own_name(app):
+    from jinja2 import TemplateNotFound
+
+    env = app.jinja_env
+    quiz_page = env.get_template("activity/quiz/page.html")
+    assert quiz_page.filename.endswith("templates/activities/quiz/page.html")
+    assert env.get_template("activity/case_study/review.html").filename.endswith(
+        "templates/activities/case_study/review.html"
+    )
+    for name in (
+        "activity/quiz/review.html",  # the quiz has none; the case study's is not the quiz's
+        "activity/quiz/../case_study/page.html",
+        "activity/no_such_type/page.html",
+        "activity/quiz",
+    ):
+        with pytest.raises(TemplateNotFound):
+            env.get_template(name)
