@@ -9,7 +9,6 @@ def init_app(app) -> None:
     from lms.credentials import status
     from lms.credentials.cli import credentials_cli
     from lms.credentials.routes import bp
-
     from lms.credentials.verify_routes import init_app as init_credential_verify
 
     app.register_blueprint(bp)
