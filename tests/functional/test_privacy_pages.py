@@ -349,3 +349,37 @@ def test_a_copy_whose_job_failed_shows_failed_and_does_not_block_a_new_one(app, 
         statuses = dict(db.session.execute(select(PrivacyExport.id, PrivacyExport.status)).all())
     assert statuses[first] == ExportStatus.FAILED.value
     assert sorted(statuses.values()) == ["failed", "ready"]
+
+
+def test_the_admin_list_of_copies_does_not_grow_in_queries_with_its_length(app, people, make):
+    from sqlalchemy import event
+
+    def queries_for_page(client) -> int:
+        seen: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                seen.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            assert client.get("/admin/privacy").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        return len(seen)
+
+    def add_exports(n: int) -> None:
+        ids = [make("trainee", email=f"many{n}-{i}@example.org") for i in range(n)]
+        with app.app_context():
+            admin = db.session.get(User, people["admin"])
+            for uid in ids:
+                services.start_export(db.session.get(User, uid), admin)
+            db.session.commit()
+
+    admin = client_for(app, ADMIN)
+    add_exports(2)
+    few = queries_for_page(admin)
+    add_exports(5)
+    assert queries_for_page(admin) == few
