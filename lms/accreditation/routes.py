@@ -28,8 +28,8 @@ from lms.accreditation.models import (
     Certificate,
     CertificateFile,
 )
-from lms.exports import csv_response, csv_text
 from lms.csrf import keeps_typed_text
+from lms.exports import csv_response, csv_text
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services as learning

@@ -24,8 +24,8 @@ from lms.accounts.models import User
 from lms.accreditation.models import Certificate, CertificateFile, certificate_status
 from lms.accreditation.services import local_day
 from lms.caching import kept
-from lms.db import QuickRead, utcnow
 from lms.csrf import keeps_typed_text
+from lms.db import QuickRead, utcnow
 from lms.extensions import csrf, db, limiter
 from lms.i18n import _
 

@@ -25,8 +25,8 @@ from markupsafe import Markup
 
 from lms.caching import kept
 from lms.catalogue.content import Activity, Course
-from lms.db import utcnow
 from lms.csrf import keeps_typed_text, token_lapsed
+from lms.db import utcnow
 from lms.extensions import db
 from lms.i18n import _
 from lms.learning import services
