@@ -16,6 +16,8 @@ bp = Blueprint("credentials", __name__)
 def did_json():
     response = jsonify(services.did_document())
     response.headers["Content-Type"] = "application/did+json"
+    # Browser-based verifiers (e.g. the DCC's VerifierPlus) fetch it from their own origin.
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 

@@ -240,6 +240,8 @@ def test_status_list_route_public_cached_and_signed(site, make):
     assert served.status_code == 200
     assert served.get_json() == contexts.bundled_context("https://www.w3.org/ns/credentials/v2")
     assert client.get("/credentials/contexts/nope.json").status_code == 404
+    for path in ("/credentials/status/1", "/.well-known/did.json"):
+        assert client.get(path).headers["Access-Control-Allow-Origin"] == "*"
 
 
 def test_encoding_left_most_bit_first():
