@@ -165,10 +165,27 @@ def _day(moment: datetime) -> str:
 
 
 def _methods() -> tuple[str, dict[str, dict[str, Any]], set[str]]:
-    """Our DID, its verification methods by id, and the ids allowed to sign credentials."""
-    document = services.did_document()
-    methods = {m["id"]: m for m in document["verificationMethod"]}
-    return document["id"], methods, set(document.get("assertionMethod", []))
+    """Our DID, its verification methods by id, and the ids allowed to sign credentials.
+
+    Kept per DID and set of key files (names and times: a rotation adds files): building
+    the document reads every private key to derive its public half, about 60 ms for each
+    RSA key, too slow for each check."""
+    did = services.issuer_did()
+    directory = services.key_dir()
+    files = sorted(directory.glob("*.pem")) if directory.exists() else []
+    stamp = (did, str(directory), tuple((f.name, f.stat().st_mtime_ns) for f in files))
+    kept = _DID_METHODS.get(stamp)
+    if kept is None:
+        document = services.did_document()
+        methods = {m["id"]: m for m in document["verificationMethod"]}
+        kept = (document["id"], methods, set(document.get("assertionMethod", [])))
+        if files:  # not when this call made the first keys (the stamp is already old)
+            _DID_METHODS.clear()
+            _DID_METHODS[stamp] = kept
+    return kept
+
+
+_DID_METHODS: dict[tuple, tuple[str, dict[str, dict[str, Any]], set[str]]] = {}
 
 
 def _issuer_id(value: Any) -> str | None:
@@ -341,7 +358,7 @@ def _check_jwt(text: str, result: Verification, now: datetime) -> dict[str, Any]
             "signature",
             _("The token's algorithm does not match the key it names."),
         )
-    key = RSAKey.import_key(jwk) if alg == "RS256" else OKPKey.import_key(jwk)
+    key = RSAKey.import_key(dict(jwk)) if alg == "RS256" else OKPKey.import_key(dict(jwk))
     try:
         with warnings.catch_warnings():
             # joserfc warns that "EdDSA" is deprecated (RFC 9864): accepted all the same,
@@ -773,8 +790,26 @@ def _published_bits(list_id: int) -> bytes | str:
     published = status.published_list(list_id)
     if published is None:
         return _("The revocation list the credential names is not one of this site's.")
+    did = services.issuer_did()
+    key = (did, hashlib.sha256(published[0].encode("utf-8")).hexdigest())
+    if key in _VERIFIED_LISTS:
+        return _VERIFIED_LISTS[key]
+    bits = _verified_bits(published[0])
+    if isinstance(bits, bytes):
+        while len(_VERIFIED_LISTS) >= 8:
+            _VERIFIED_LISTS.pop(next(iter(_VERIFIED_LISTS)), None)
+        _VERIFIED_LISTS[key] = bits
+    return bits
+
+
+#: Bits of status list credentials already verified, by (our DID, SHA-256 of the text): the
+#: published list changes only when a bit does, and its proof takes pyld some time to check.
+_VERIFIED_LISTS: dict[tuple[str, str], bytes] = {}
+
+
+def _verified_bits(text: str) -> bytes | str:
     try:
-        document = json.loads(published[0])
+        document = json.loads(text)
     except ValueError:
         document = None
     if not isinstance(document, dict) or not isinstance(document.get("proof"), dict):
