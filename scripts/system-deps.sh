@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the app needs, when they are missing.
 #   run:  Pango and fonts (WeasyPrint renders certificates with them)
-#   test: the above, plus Chromium (browser tests) and poppler-utils (PDF checks)
+#   test: the above, plus Chromium (browser tests), poppler-utils (PDF checks) and
+#         Node.js with npm (credentials checked by an independent verifier)
 # As root it installs them with apt-get; otherwise it stops and prints the command.
 set -euo pipefail
 mode="${1:-run}"
@@ -17,6 +18,9 @@ have_lib 'libharfbuzz-subset.so.0' || missing+=(libharfbuzz-subset0)
 if [ "$mode" = "test" ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+  # The credential tests verify with the Digital Credentials Consortium's JavaScript
+  # libraries (tests/js, installed there by `npm ci` on the first run).
+  command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0

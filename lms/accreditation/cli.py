@@ -166,15 +166,3 @@ def _batch_done(batch_id: int) -> int:
     progress = jobs.batch_progress([batch_id])[batch_id]
     db.session.rollback()
     return progress.done + progress.failed
-
-
-def _attach_credential_command() -> None:
-    # `lms certificates credential NUMBER -o FILE [--format jwt|json]` lives with the
-    # credentials domain; it is offered under `certificates` beside `pdf`.
-    from lms.credentials.cli import credential
-
-    if "credential" not in certificates_cli.commands:
-        certificates_cli.add_command(credential)
-
-
-_attach_credential_command()
