@@ -314,10 +314,22 @@ def _check_jwt(text: str, result: Verification, now: datetime) -> dict[str, Any]
         _fail(result, "format", _("The token's header or contents cannot be read."))
     if not isinstance(header, dict) or not isinstance(payload, dict):
         _fail(result, "format", _("The token's header or contents cannot be read."))
+    did, methods, assertion = _methods()
+    if isinstance(payload.get("vc"), dict) and "type" not in payload:
+        # VC Data Model 1.1's JWT form (the credential in a "vc" claim): never ours.
+        issuer = payload.get("iss") or _issuer_id(payload["vc"].get("issuer"))
+        if isinstance(issuer, str) and issuer != did:
+            result.checks["format"] = Check(
+                True, _("A VC-JWT (the older form, with a “vc” claim).")
+            )
+            _not_ours(result, issuer)
+        _fail(
+            result,
+            "format",
+            _("This VC-JWT has the older form (a “vc” claim), which this site does not issue."),
+        )
     _shape(payload, result)
     result.checks["format"] = Check(True, _("A VC-JWT holding an Open Badges credential."))
-
-    did, methods, assertion = _methods()
     kid = header.get("kid")
     issuers = {_issuer_id(payload.get("issuer")), payload.get("iss")}
     if not isinstance(kid, str) or not kid:

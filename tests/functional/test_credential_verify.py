@@ -138,6 +138,15 @@ def test_foreign_issuer_is_not_issued_by_this_site(site, holder):
     assert result.checks["signature"].passed is None
 
 
+def test_older_vc_claim_form_from_another_issuer(site):
+    other = "did:web:elsewhere.example"
+    claims = {"iss": other, "vc": {"type": ["VerifiableCredential"], "issuer": other}}
+    token = jwt.encode({"alg": "RS256", "kid": f"{other}#1"}, claims, RSAKey.generate_key(2048))
+    result = check(site, token)
+    assert result.status == "unknown_issuer"
+    assert other in result.checks["issuer"].reason
+
+
 def test_our_kid_but_another_issuer_claim_is_refused(site, holder):
     token = issued_jwt(site, holder[0])
     header, payload, signature = token.split(".")
@@ -743,3 +752,22 @@ def test_page_for_a_withdrawn_certificate_names_nobody(site, holder):
     assert response.status_code == 200
     assert "Genuine but withdrawn" in html and "at the holder’s request" in html
     assert "Tia" not in html and "Marsh" not in html and "surname" not in html.lower()
+
+
+def test_checks_are_rate_limited_like_other_lookups(app_with, tmp_path):
+    limited = app_with(LMS_ISSUER_KEY_DIR=str(tmp_path / "keys"), LMS_VERIFY_LIMIT="3 per minute")
+    init_credential_verify(limited)
+    client = limited.test_client()
+    answers = [
+        client.post("/api/credentials/verify", json={"credential": FOREIGN_JWT}).status_code
+        for _ in range(4)
+    ]
+    assert answers == [200, 200, 200, 429]
+    token = get_csrf(client, "/verify")
+    pages = [
+        client.post(
+            "/verify/credential", data={"credential": FOREIGN_JWT, "csrf_token": token}
+        ).status_code
+        for _ in range(4)
+    ]
+    assert pages[-1] == 429
