@@ -5,8 +5,7 @@ time such as form labels.
 """
 
 from flask import Flask, g
-from flask_babel import get_translations, ngettext
-from flask_babel import gettext as _
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 
 __all__ = ["_", "_l", "install_jinja_gettext", "ngettext"]
@@ -26,6 +25,20 @@ def _translations():
     if cached is None:
         cached = g._lms_translations = get_translations()
     return cached
+
+
+def _(string: str, **variables) -> str:
+    """``string`` translated, with ``%(name)s`` filled from ``variables`` (as
+    Flask-Babel's ``gettext``, through the translations kept for the request)."""
+    text = _translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    """The singular or plural form for ``num``, translated, ``%(num)d`` and ``variables``
+    filled in (as Flask-Babel's ``ngettext``)."""
+    variables.setdefault("num", num)
+    return _translations().ungettext(singular, plural, num) % variables
 
 
 def install_jinja_gettext(app: Flask) -> None:

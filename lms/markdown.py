@@ -41,14 +41,45 @@ def _table_open(self, tokens, idx, options, env) -> str:
 
 class DatedMarkup(Markup):
     """Rendered Markdown with change markers, filled in with the text that applies
-    today whenever a template writes it (Jinja asks for ``__html__``)."""
+    today whenever a template writes it (Jinja asks for ``__html__``).
+
+    The filled-in HTML is kept per day, locale and version of the changes it shows
+    (:func:`lms.caching.kept`): a reading page writes the same text on every view, and
+    finding the markers and building their boxes cost about 0.1 ms a page."""
 
     __slots__ = ()
 
     def __html__(self) -> Markup:
+        from flask import current_app, has_app_context
+
         from lms.catalogue.changes import change_box
 
-        return Markup(CHANGE_MARK.sub(lambda m: change_box(m[1]), str(self)))  # noqa: S704
+        if not has_app_context():
+            return Markup(CHANGE_MARK.sub(lambda m: change_box(m[1]), str(self)))  # noqa: S704
+        from flask_babel import get_locale
+
+        from lms.caching import kept
+        from lms.catalogue.changes import today
+
+        changes = getattr(current_app.extensions.get("lms.courses"), "changes", {})
+        shown = tuple(changes.get(key) for key in _change_marks(self))
+        # The kept value holds the changes, so their ids cannot be reused while it is kept.
+        key = (self, today(), str(get_locale()), tuple(id(change) for change in shown))
+        return kept(
+            "dated-markup",
+            key,
+            lambda: (
+                shown,
+                Markup(CHANGE_MARK.sub(lambda m: change_box(m[1]), str(self))),  # noqa: S704
+            ),
+            size=256,
+        )[1]
+
+
+@lru_cache(maxsize=4096)
+def _change_marks(html: str) -> tuple[str, ...]:
+    """The keys of the change markers in rendered ``html``, in order."""
+    return tuple(CHANGE_MARK.findall(html))
 
 
 @lru_cache(maxsize=4096)
