@@ -224,6 +224,11 @@ def verify_credential(data: str | bytes, now: datetime | None = None) -> Verific
         _check_record(credential, result, now)
     except _Stop:
         _not_checked(result)
+    except Exception:  # noqa: BLE001 - a public check answers, it does not fail
+        log.warning("Credential check: unexpected error", exc_info=True)
+        name = next((n for n in CHECKS if n not in result.checks), "format")
+        result.checks[name] = Check(False, _("This part of the credential could not be checked."))
+        _not_checked(result)
     result.status = _overall(result)
     if result.status != "valid":
         log.info("Credential check: %s", result.status)
