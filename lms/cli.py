@@ -52,6 +52,11 @@ def setup(demo: bool | None) -> None:
         db.session.commit()
         for title in runs:
             click.echo(f"Added demo course run: {title}")
+        from lms.demo.services import assign_demo_reviewers
+
+        for slug in assign_demo_reviewers():
+            click.echo(f"The demo facilitator reviews the {slug} course's work")
+        db.session.commit()
         click.echo("")
         port = os.environ.get("PORT", "5000")
         click.echo(f"Demo accounts (invented people): log in at http://127.0.0.1:{port}/login")

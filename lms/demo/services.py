@@ -197,6 +197,8 @@ def populate(
     db.session.commit()
     create_demo_runs()
     db.session.commit()
+    assign_demo_reviewers()
+    db.session.commit()
 
     rng = random.Random(seed)
     counts: dict[str, int] = {}
@@ -224,6 +226,23 @@ def populate(
     db.session.commit()
     log.info("Demo site: added %d trainees", done)
     return counts
+
+
+def assign_demo_reviewers() -> list[str]:
+    """The demo facilitator reviews the link member course's work from trainees with no
+    run (as the training office would name someone): returns the course slugs newly
+    assigned. Does nothing without the demo facilitator or the course."""
+    from lms.accounts.services import find_by_email
+    from lms.review import reviewers
+
+    facilitator = find_by_email("facilitator@example.org")
+    course = current_app.extensions["lms.courses"].get(BASIC_SLUG)
+    if facilitator is None or course is None:
+        return []
+    if any(u.id == facilitator.id for u in reviewers.reviewers_of(course.slug)):
+        return []
+    reviewers.assign(course, facilitator)
+    return [course.slug]
 
 
 def _demo_notices(counts: dict[str, int], limit: int = 6) -> None:
@@ -1229,9 +1248,11 @@ def _case(
     rng, now = ctx.rng, ctx.now
     config = activity.config
     needs_acceptance = config.completion == "accepted"
+    # A course whose completion waits for the work to meet the standard (review: must_pass).
+    must_pass = needs_acceptance or course.completion.review == "must_pass"
     if outcome is None:
         if complete:
-            outcome = "accepted" if needs_acceptance or rng.random() < 0.6 else "sent"
+            outcome = "accepted" if must_pass or rng.random() < 0.6 else "sent"
         else:
             outcome = rng.choices(
                 ["waiting", "resent", "needs_work", "draft", "accepted"],
