@@ -122,6 +122,9 @@ def configure_sqlite(engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         record.info[_BUSY_TIMEOUT] = BUSY_TIMEOUT_MS
         cursor.execute("PRAGMA journal_mode=WAL")
+        # Deleted rows are overwritten with zeros, not left in free pages of the file
+        # (erasure, lms.privacy; retention). PostgreSQL: see docs/privacy.md (VACUUM).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -27,6 +27,8 @@ class CertificateStatus(StrEnum):
     VALID = "valid"
     REVOKED = "revoked"
     EXPIRED = "expired"
+    #: Kept only as an anonymous record after the holder's data was erased.
+    WITHDRAWN = "withdrawn"
 
 
 class Accreditation(db.Model):
@@ -53,9 +55,15 @@ class Accreditation(db.Model):
 
 
 def certificate_status(
-    revoked_at: datetime | None, expires_at: datetime | None, now: datetime
+    revoked_at: datetime | None,
+    expires_at: datetime | None,
+    now: datetime,
+    withdrawn_at: datetime | None = None,
 ) -> CertificateStatus:
-    """Revoked, expired at ``now``, or valid: one rule for certificates and for rows of them."""
+    """Withdrawn, revoked, expired at ``now``, or valid: one rule for certificates and for
+    rows of them. A withdrawn certificate (its holder's data erased) is revoked too."""
+    if withdrawn_at is not None:
+        return CertificateStatus.WITHDRAWN
     if revoked_at is not None:
         return CertificateStatus.REVOKED
     if expires_at is not None and expires_at <= now:
@@ -67,10 +75,15 @@ class Certificate(db.Model):
     __table_args__ = (UniqueConstraint("user_id", "course_slug", "course_version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    accreditation_id: Mapped[int] = mapped_column(
+    # Both empty once the holder's data is erased (lms.privacy): the certificate is then
+    # an anonymous record (number, course, dates, file hashes) that verification shows
+    # as withdrawn; holder_name, region_name, officer_name and the reason are emptied.
+    accreditation_id: Mapped[int | None] = mapped_column(
         ForeignKey("accreditation.id", ondelete="CASCADE"), unique=True
     )
-    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), index=True
+    )
     course_slug: Mapped[str] = mapped_column(String(80))
     course_version: Mapped[str] = mapped_column(String(40))
     number: Mapped[str] = mapped_column(String(24), unique=True)
@@ -88,8 +101,10 @@ class Certificate(db.Model):
     revoked_at: Mapped[datetime | None]
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     revocation_reason: Mapped[str | None] = mapped_column(Text)
+    #: When the holder's data was erased and the certificate withdrawn at their request.
+    withdrawn_at: Mapped[datetime | None]
 
-    accreditation: Mapped[Accreditation] = relationship(back_populates="certificate")
+    accreditation: Mapped[Accreditation | None] = relationship(back_populates="certificate")
     user = relationship("User", foreign_keys=[user_id])
     revoked_by = relationship("User", foreign_keys=[revoked_by_id])
     files: Mapped[list[CertificateFile]] = relationship(
@@ -97,7 +112,7 @@ class Certificate(db.Model):
     )
 
     def status_at(self, now: datetime) -> CertificateStatus:
-        return certificate_status(self.revoked_at, self.expires_at, now)
+        return certificate_status(self.revoked_at, self.expires_at, now, self.withdrawn_at)
 
     @property
     def current_file(self) -> CertificateFile | None:

@@ -495,6 +495,7 @@ CERTIFICATE_STATUSES = {
     "valid": _l("Valid"),
     "revoked": _l("Revoked"),
     "expired": _l("Expired"),
+    "withdrawn": _l("Withdrawn"),
 }
 
 
@@ -542,7 +543,9 @@ def certificates_page(
         stmt = stmt.where(Certificate.course_slug == filters.course)
     expired = and_(Certificate.expires_at.is_not(None), Certificate.expires_at <= now)
     if filters.status == "revoked":
-        stmt = stmt.where(Certificate.revoked_at.is_not(None))
+        stmt = stmt.where(Certificate.revoked_at.is_not(None), Certificate.withdrawn_at.is_(None))
+    elif filters.status == "withdrawn":
+        stmt = stmt.where(Certificate.withdrawn_at.is_not(None))
     elif filters.status == "expired":
         stmt = stmt.where(Certificate.revoked_at.is_(None), expired)
     elif filters.status == "valid":

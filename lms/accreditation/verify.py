@@ -80,7 +80,13 @@ def facts(certificate: Any, show_name: bool, now: datetime | None = None) -> dic
     ``certificate`` is a :class:`Certificate` or a row of the same columns (:func:`_by_token`).
     """
     now = now or utcnow()
-    status = certificate_status(certificate.revoked_at, certificate.expires_at, now).value
+    withdrawn_at = getattr(certificate, "withdrawn_at", None)
+    status = certificate_status(
+        certificate.revoked_at, certificate.expires_at, now, withdrawn_at
+    ).value
+    if withdrawn_at is not None:
+        # An anonymous record kept after the holder's data was erased: nothing about them.
+        show_name = False
     return {
         "status": status,
         "number": certificate.number,
@@ -91,8 +97,11 @@ def facts(certificate: Any, show_name: bool, now: datetime | None = None) -> dic
             local_day(certificate.expires_at).isoformat() if certificate.expires_at else None
         ),
         "revoked_on": (
-            local_day(certificate.revoked_at).isoformat() if certificate.revoked_at else None
+            local_day(certificate.revoked_at).isoformat()
+            if certificate.revoked_at and withdrawn_at is None
+            else None
         ),
+        "withdrawn_on": local_day(withdrawn_at).isoformat() if withdrawn_at else None,
         "holder": {"name": certificate.holder_name} if show_name else None,
     }
 
@@ -125,6 +134,7 @@ _SHOWN = (
     "issued_at",
     "expires_at",
     "revoked_at",
+    "withdrawn_at",
 )
 
 
@@ -165,6 +175,8 @@ def _show_name(
     certificate: Certificate, surname: str, public: bool | None = None
 ) -> tuple[bool, bool | None]:
     """(show the name?, did a typed surname match? None when none was typed)."""
+    if certificate.withdrawn_at is not None:
+        return False, None  # withdrawn: no holder to show or match
     matched = surname_matches(certificate.holder_name, surname) if surname else None
     if public is None:
         public = _name_is_public(certificate)
@@ -218,7 +230,9 @@ def by_number():
             "verify/index.html", form=form, number=number, surname=surname, errors=errors
         ), 422
     certificate, public = _lookup(Certificate.number == number)
-    if certificate is None or not surname_matches(certificate.holder_name, surname):
+    withdrawn = certificate is not None and certificate.withdrawn_at is not None
+    # A withdrawn certificate names nobody: its number alone says that it was withdrawn.
+    if certificate is None or not (withdrawn or surname_matches(certificate.holder_name, surname)):
         # Same answer for a wrong number and a wrong surname: the number alone proves nothing.
         _failed("number and surname")
         return _result(None, how="number", number=number, surname=surname)
@@ -275,7 +289,9 @@ def by_token(token: str):
     if request.method == "POST":
         surname = (request.form.get("surname") or "").strip()[:MAX_SURNAME]
     elif _plain_view():
-        status = certificate_status(certificate.revoked_at, certificate.expires_at, utcnow())
+        status = certificate_status(
+            certificate.revoked_at, certificate.expires_at, utcnow(), certificate.withdrawn_at
+        )
         state = (tuple(certificate), public, status)
         return _plain_result(state, lambda: _result(certificate, how="link", public=public))
     return _result(certificate, surname, how="link", public=public)
@@ -311,7 +327,11 @@ def api_certificate(token: str):
 
 @bp.get("/api/v1/openapi.json")
 def openapi():
-    return jsonify(openapi_document())
+    document = openapi_document()
+    # Other domains' public API operations (e.g. lms.credentials.verify_routes).
+    for extend in current_app.extensions.get("lms.openapi", ()):
+        extend(document)
+    return jsonify(document)
 
 
 def openapi_document() -> dict[str, Any]:
@@ -346,7 +366,9 @@ def openapi_document() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": {
-                            "description": "The certificate exists (valid, revoked or expired).",
+                            "description": (
+                                "The certificate exists (valid, revoked, expired or withdrawn)."
+                            ),
                             "content": {
                                 "application/json": {
                                     "schema": {"$ref": "#/components/schemas/Certificate"}
@@ -378,10 +400,18 @@ def openapi_document() -> dict[str, Any]:
                         "issued_on",
                         "expires_on",
                         "revoked_on",
+                        "withdrawn_on",
                         "holder",
                     ],
                     "properties": {
-                        "status": {"type": "string", "enum": ["valid", "revoked", "expired"]},
+                        "status": {
+                            "type": "string",
+                            "enum": ["valid", "revoked", "expired", "withdrawn"],
+                            "description": (
+                                "withdrawn: kept only as an anonymous record after the "
+                                "holder asked for their data to be erased"
+                            ),
+                        },
                         "number": {"type": "string", "description": "Certificate number"},
                         "accreditation": {"type": "string"},
                         "course": {
@@ -395,6 +425,7 @@ def openapi_document() -> dict[str, Any]:
                         "issued_on": {"type": "string", "format": "date"},
                         "expires_on": date,
                         "revoked_on": date,
+                        "withdrawn_on": date,
                         "holder": {
                             "type": ["object", "null"],
                             "description": "Only when the holder allows their name to be shown.",

@@ -33,7 +33,8 @@ from lms.extensions import db
 log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
-ACTIONS = ("issued", "reissued", "revoked", "confirmed", "declined")
+#: "withdrawn" and "erased" are written by lms.privacy when a person's data is erased.
+ACTIONS = ("issued", "reissued", "revoked", "confirmed", "declined", "withdrawn", "erased")
 
 
 def person_ref(user_id: int | None) -> str | None:

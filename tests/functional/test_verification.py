@@ -646,9 +646,11 @@ def test_api_gives_the_same_facts_as_the_page(app, client, holder, make):
         "issued_on",
         "expires_on",
         "revoked_on",
+        "withdrawn_on",
         "holder",
     }
     assert body["status"] == "valid" and body["number"] == holder["number"]
+    assert body["withdrawn_on"] is None
     assert body["accreditation"] == "Accredited MiP Representative"
     assert body["course"] == {"title": "MiP rep course", "version": "2027.1"}
     assert body["issued_on"] == issued.date().isoformat()
