@@ -266,8 +266,9 @@ def request_(accreditation_id: int):
     enrolment = learning.get_enrolment(user, course)
     cases = []
     if enrolment is not None:
+        registry = learning.registry()
         for activity in course.activities:
-            if activity.type == "case_study":
+            if registry[activity.type].is_reviewed:
                 versions = history(enrolment, activity.key)
                 cases.append({"activity": activity, "versions": versions})
     run = services.trainee_run(user, course)

@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -72,14 +72,6 @@ class Requirement:
     detail: str
 
 
-_TYPE_LABELS = {
-    "reading": ("Module pages read", "{done} of {total} pages"),
-    "quiz": ("Knowledge checks passed", "{done} of {total} passed"),
-    "case_study": ("Case studies", "{done} of {total} complete"),
-    "feedback": ("Feedback forms sent", "{done} of {total} sent"),
-}
-
-
 def trainee_run(user: User, course: Course) -> CourseRun | None:
     """The run of ``course`` on which ``user`` has a booked place (the latest one)."""
     place = runs.active_place_on_course(user, course.slug)
@@ -99,16 +91,12 @@ def requirements(user: User, course: Course) -> list[Requirement]:
     for activity in course.activities:
         if activity.key in course.required_keys:
             by_type.setdefault(activity.type, []).append(activity.key)
+    registry = learning.registry()
     for type_name, keys in by_type.items():
-        label, detail = _TYPE_LABELS.get(
-            type_name, (type_name.replace("_", " ").title(), "{done} of {total} complete")
-        )
+        # Each type names its own line (lms.plugins.ActivityType.requirement).
         done = sum(1 for k in keys if k in done_keys)
-        out.append(
-            Requirement(
-                type_name, _(label), done == len(keys), detail.format(done=done, total=len(keys))
-            )
-        )
+        label, detail = registry[type_name].requirement(done, len(keys))
+        out.append(Requirement(type_name, label, done == len(keys), detail))
     rules = course.completion
     if rules.review == "must_pass":
         out.extend(_review_requirements(course, enrolment))
@@ -164,7 +152,8 @@ def _review_requirements(course: Course, enrolment: Enrolment | None) -> list[Re
         activity_type = registry[type_name]
         noun = (
             getattr(activity_type, "plural_label", None)
-            or _TYPE_LABELS.get(type_name, (activity_type.label,))[0]
+            or activity_type.requirement_label
+            or activity_type.label
         )
         done = sum(1 for k in keys if k in standing.passed)
         out.append(
@@ -511,7 +500,8 @@ def start_reissue(
     ids = list(
         db.session.scalars(
             select(Certificate.id)
-            .where(Certificate.course_slug == course.slug)
+            # Withdrawn certificates (the holder's data erased) are never rendered again.
+            .where(Certificate.course_slug == course.slug, Certificate.withdrawn_at.is_(None))
             .order_by(Certificate.id)
         )
     )
@@ -621,29 +611,37 @@ def revoke(certificate: Certificate, actor: User, reason: str) -> None:
     )
 
 
+#: Built once: the dashboard and the certificates page ask on every view.
+_CERTIFICATES_OF = (
+    select(Certificate).where(Certificate.user_id == bindparam("user_id")).order_by(Certificate.id)
+)
+_CURRENT_FILES = (
+    select(
+        CertificateFile.certificate_id,
+        CertificateFile.sha256,
+        CertificateFile.size,
+        CertificateFile.created_at,
+    )
+    .where(
+        CertificateFile.certificate_id.in_(bindparam("ids", expanding=True)),
+        CertificateFile.is_current,
+    )
+    .order_by(CertificateFile.id)
+)
+_ACCREDITATIONS_OF = (
+    select(Accreditation)
+    .where(Accreditation.user_id == bindparam("user_id"))
+    .order_by(Accreditation.id)
+)
+
+
 def certificates_of(user: User) -> list[Certificate]:
     """The person's certificates, each with its current file's facts for the PDF link
     (``linked_file``: hash, size, time; None before it is rendered), read in one query
     of three columns rather than as file objects."""
-    certificates = list(
-        db.session.scalars(
-            select(Certificate).where(Certificate.user_id == user.id).order_by(Certificate.id)
-        )
-    )
+    certificates = list(db.session.scalars(_CERTIFICATES_OF, {"user_id": user.id}))
     if certificates:
-        rows = db.session.execute(
-            select(
-                CertificateFile.certificate_id,
-                CertificateFile.sha256,
-                CertificateFile.size,
-                CertificateFile.created_at,
-            )
-            .where(
-                CertificateFile.certificate_id.in_([c.id for c in certificates]),
-                CertificateFile.is_current,
-            )
-            .order_by(CertificateFile.id)
-        ).all()
+        rows = db.session.execute(_CURRENT_FILES, {"ids": [c.id for c in certificates]}).all()
         current = {row.certificate_id: row for row in rows}  # the newest if ever two
         for certificate in certificates:
             certificate.linked_file = current.get(certificate.id)
@@ -651,11 +649,7 @@ def certificates_of(user: User) -> list[Certificate]:
 
 
 def accreditations_of(user: User) -> list[Accreditation]:
-    return list(
-        db.session.scalars(
-            select(Accreditation).where(Accreditation.user_id == user.id).order_by(Accreditation.id)
-        )
-    )
+    return list(db.session.scalars(_ACCREDITATIONS_OF, {"user_id": user.id}))
 
 
 _DEFAULT_REMINDER_DAYS = 60

@@ -1,7 +1,8 @@
 """The ``case_study`` activity type: a scenario, guiding questions and a written answer.
 
-Drafts are kept as the trainee types. After submitting, the trainee sees the
-case's model guidance. Facilitators review each version against the case's
+Drafts are kept as the trainee types. The trainee sees the case's model guidance
+when the course says (``review: {guidance: ...}``: by default once the answer meets
+the standard; see lms.review.rules). Facilitators review each version against the case's
 criteria and decide "meets the standard" or "needs more work"; a trainee asked
 for more work revises and sends a new version. Every version and review is kept.
 """
@@ -28,6 +29,7 @@ from lms.plugins import (
     SubmissionRejected,
     load_yaml,
 )
+from lms.review.rules import guidance_visible
 
 MAX_ANSWER_CHARS = 20_000
 #: How a reviewer marks each of a case's criteria.
@@ -126,6 +128,7 @@ class CaseStudy(ActivityType):
                 draft_saved_at=ctx.progress.state.get("draft_saved_at"),
                 max_chars=MAX_ANSWER_CHARS,
                 words=word_count(text),
+                show_guidance=guidance_visible(ctx.course, ctx.attempts),
             )
         )
 
@@ -178,7 +181,12 @@ class CaseStudy(ActivityType):
         return Submission(
             data={"answer": answer, "words": words},
             state={"status": SUBMITTED, "draft": None},
-            message=_("Your answer has been sent for review. Read the model guidance below."),
+            message=_("Your answer has been sent for review. Read the model guidance below.")
+            if ctx.course.review.guidance == "after_submission"
+            else _(
+                "Your answer has been sent for review. The model guidance appears here "
+                "once a facilitator has reviewed it and it meets the standard."
+            ),
         )
 
     def is_complete(self, progress: ProgressView, config: CaseStudyConfig) -> bool:

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from flask import current_app
+from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from lms.accounts.models import Region, Role, User
@@ -37,9 +38,6 @@ from lms.review.models import ReviewItem
 from lms.runs import services as runs
 from lms.runs.models import CourseRun, PlaceStatus, RunDay, RunFacilitator, RunPlace
 
-#: Activity types answered on or after the course days (feedback on a day, on the
-#: whole course), so never "due before" them.
-AFTER_DAYS_TYPES = frozenset({"feedback"})
 #: A valid certificate lapsing within this many days is "expiring soon".
 EXPIRING_DAYS = 60
 #: Runs shown on a facilitator's panel (the rest are on their runs page).
@@ -63,17 +61,20 @@ def today() -> date:
 # --- The trainee's part ---------------------------------------------------------------------
 
 
+#: Built once: a statement with loader options costs about as much to build as to run,
+#: and every dashboard view asks.
+_PLACES_OF = (
+    select(RunPlace)
+    .where(RunPlace.user_id == bindparam("user_id"), RunPlace.status != PlaceStatus.CANCELLED)
+    .options(joinedload(RunPlace.run).selectinload(CourseRun.days))
+    .order_by(RunPlace.id)
+)
+
+
 def places_of(user: User) -> list[RunPlace]:
     """The person's booked and waiting places, each with its run and the run's days
     loaded (two queries, however many places)."""
-    return list(
-        db.session.scalars(
-            select(RunPlace)
-            .where(RunPlace.user_id == user.id, RunPlace.status != PlaceStatus.CANCELLED)
-            .options(joinedload(RunPlace.run).selectinload(CourseRun.days))
-            .order_by(RunPlace.id)
-        )
-    )
+    return list(db.session.scalars(_PLACES_OF, {"user_id": user.id}))
 
 
 def waiting_positions(places: Iterable[RunPlace]) -> dict[int, int]:
@@ -131,6 +132,13 @@ class DueBefore:
         return not self.to_do
 
 
+def is_after_course_days(activity: Activity) -> bool:
+    """Whether an activity is answered on or after the course days (feedback on a day, on
+    the whole course), so never "due before" them: its type says so (lms.plugins)."""
+    activity_type = current_app.extensions["lms.activity_types"].get(activity.type)
+    return activity_type is not None and activity_type.after_course_days
+
+
 def due_before_course_days(
     places: Iterable[RunPlace],
     enrolments: Iterable[Enrolment],
@@ -166,7 +174,7 @@ def due_before_course_days(
         for activity in course.activities:
             if (
                 activity.key not in course.required_keys
-                or activity.type in AFTER_DAYS_TYPES
+                or is_after_course_days(activity)
                 or activity.key in done_keys
             ):
                 continue
@@ -465,6 +473,8 @@ class AdminPanel:
     failed_jobs: int
     content_reviews: list[ContentReview]
     today: date
+    #: Waiting written work no facilitator can review (lms.review.reviewers).
+    unassigned_work: int = 0
     filling_percent: int = FILLING_PERCENT
     content_review_days: int = CONTENT_REVIEW_DAYS
 
@@ -524,7 +534,10 @@ def content_reviews_due(catalogue: Catalogue, on: date | None = None) -> list[Co
 
 
 def admin_panel(catalogue: Catalogue, on: date | None = None) -> AdminPanel:
-    """Runs filling up, failed jobs, content due for review: three queries."""
+    """Runs filling up, failed jobs, content due for review, work no one can review:
+    four queries."""
+    from lms.review import reviewers
+
     on = on or today()
     filling, total = filling_runs(catalogue, on)
     return AdminPanel(
@@ -533,6 +546,7 @@ def admin_panel(catalogue: Catalogue, on: date | None = None) -> AdminPanel:
         failed_jobs=jobs.status_counts()[JobStatus.FAILED.value],
         content_reviews=content_reviews_due(catalogue, on),
         today=on,
+        unassigned_work=reviewers.unassigned_count(),
     )
 
 

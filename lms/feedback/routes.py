@@ -137,7 +137,7 @@ def comments(slug: str, form_key: str, question_key: str):
     page (``?run=<id>``, ``?from=...&to=...``) or the whole course."""
     course = _course_or_404(slug)
     activity = course.activity(form_key)
-    if activity is None or activity.type != "feedback":
+    if activity is None or not services.is_feedback_form(activity):
         abort(404)
     if not _may_see_course(course):
         abort(403)

@@ -64,6 +64,13 @@ def has_anonymous_responses(course_slug: str, activity_key: str) -> bool:
     )
 
 
+def is_feedback_form(activity: Activity) -> bool:
+    """Whether an activity's answers are course feedback: its type says so
+    (``collects_feedback``, see lms.plugins)."""
+    activity_type = current_app.extensions["lms.activity_types"].get(activity.type)
+    return activity_type is not None and activity_type.collects_feedback
+
+
 def is_anonymous(course: Course, activity: Activity) -> bool:
     """Whether a form is anonymous now. Once it has anonymous responses it stays anonymous,
     even if the course file is later changed to say otherwise."""
@@ -72,7 +79,7 @@ def is_anonymous(course: Course, activity: Activity) -> bool:
 
 
 def _store(sender: Any, enrolment: Enrolment, activity: Activity, submission, attempt, **_: Any):
-    if activity.type != "feedback":
+    if not is_feedback_form(activity):
         return
     course = current_app.extensions["lms.courses"].get(enrolment.course_slug)
     place = runs.active_place_on_course(enrolment.user, enrolment.course_slug)
@@ -107,7 +114,7 @@ def connect_signals() -> None:
 
 def activity_context(course: Course, activity: Activity, user: User) -> dict[str, Any]:
     """Tell the feedback type whether a form is anonymous now (see :func:`is_anonymous`)."""
-    if activity.type != "feedback":
+    if not is_feedback_form(activity):
         return {}
     return {"feedback_anonymous": is_anonymous(course, activity)}
 
@@ -450,7 +457,7 @@ def comments_page(
 
 
 def feedback_forms(course: Course) -> list[Activity]:
-    return [a for a in course.activities if a.type == "feedback"]
+    return [a for a in course.activities if is_feedback_form(a)]
 
 
 # --- Which runs a course's results cover ----------------------------------------------

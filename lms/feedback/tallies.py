@@ -73,7 +73,10 @@ def _kinds(course_slug: str, activity_key: str) -> dict[str, str]:
     """Question key -> kind for a form of the catalogue ({} when it is not there)."""
     course = current_app.extensions["lms.courses"].get(course_slug)
     activity = course.activity(activity_key) if course is not None else None
-    if activity is None or activity.type != "feedback":
+    activity_type = (
+        current_app.extensions["lms.activity_types"].get(activity.type) if activity else None
+    )
+    if activity_type is None or not activity_type.collects_feedback:
         return {}
     return {q.key: q.kind for q in activity.config.questions}
 

@@ -443,13 +443,22 @@ def apply_review_state(enrolment: Enrolment, activity: Activity, state: dict[str
     _update_completion(enrolment, activity, row, registry()[activity.type])
 
 
+#: Further course rules an enrolment must meet before it is complete, each
+#: ``rule(enrolment, course) -> bool``; other domains add theirs (lms.review: reviewed
+#: work meeting the standard where the course says ``completion: {review: must_pass}``).
+completion_rules: list[Any] = []
+
+
 def check_completion(enrolment: Enrolment, course: Course) -> bool:
-    """Mark the enrolment complete if every required activity is; True when it is complete."""
+    """Mark the enrolment complete if every required activity is, and every rule in
+    :data:`completion_rules` holds; True when it is complete."""
     if enrolment.completed_at is not None:
         return True
     db.session.refresh(enrolment)
     progress = course_progress(enrolment, course)
     if progress.done < progress.total:
+        return False
+    if not all(rule(enrolment, course) for rule in completion_rules):
         return False
     enrolment.completed_at = utcnow()
     enrolment.completed_version = course.version

@@ -116,6 +116,11 @@ KINDS: dict[str, Kind] = {
             lazy_gettext("you held this certificate"),
         ),
         Kind(
+            "data_export_ready",
+            lazy_gettext("A copy of your data is ready to download"),
+            lazy_gettext("you, or the training office for you, asked for a copy of your data"),
+        ),
+        Kind(
             "request_waiting",
             lazy_gettext("An accreditation waits for you to confirm it"),
             lazy_gettext("you are the national officer for the trainee's region"),
@@ -130,7 +135,10 @@ KINDS: dict[str, Kind] = {
         Kind(
             "case_study_waiting",
             lazy_gettext("A case study waits for your review"),
-            lazy_gettext("you facilitate a course run the trainee has a place on"),
+            lazy_gettext(
+                "you facilitate a course run the trainee has a place on, or review the course's "
+                "work for trainees without one"
+            ),
             Role.FACILITATOR,
         ),
     )
@@ -607,6 +615,28 @@ def _on_submission(_sender: Any, enrolment, activity, attempt=None, **_kw: Any) 
                 link=_path("review.review", attempt_id=attempt.id),
                 key=f"attempt-{attempt.id}-waiting",
             )
+    if told:
+        return
+    # No run brings the work to a facilitator: the course's reviewers are told.
+    from lms.learning import services as learning
+    from lms.review import reviewers
+
+    course = learning.catalogue().get(enrolment.course_slug)
+    title = course.title if course else enrolment.course_slug
+    for person in reviewers.course_reviewers_for(enrolment):
+        notify(
+            person,
+            "case_study_waiting",
+            _("A case study waits for your review: %(course)s", course=title),
+            _(
+                "A trainee on %(course)s, which you review, has sent an answer to "
+                "“%(activity)s” for review.",
+                course=title,
+                activity=activity.title,
+            ),
+            link=_path("review.review", attempt_id=attempt.id),
+            key=f"attempt-{attempt.id}-waiting",
+        )
 
 
 def connect_signals() -> None:

@@ -52,6 +52,7 @@ from lms.pagination import (
     request_args,
     search_arg,
 )
+from lms.plugins import ReviewRejected
 from lms.review import reviewers as course_reviewers
 from lms.review.models import ReviewItem
 from lms.review.rules import guidance_visible  # noqa: F401 - part of this module's interface
@@ -531,30 +532,27 @@ def record_review(
     )
     if latest != attempt.number:
         raise ReviewError(_("A newer version has been sent; review that one."), "decision")
-    if decision not in DECISIONS:
-        raise ReviewError(_("Choose “Meets the standard” or “Needs more work”."), "decision")
-    keys = [c.key for c in activity.config.criteria]
-    missing = [k for k in keys if criteria.get(k) not in CRITERION_MARKS]
-    if missing:
-        raise ReviewError(_("Mark every criterion as met or not yet met."), "criteria")
-    comments = comments.strip()
-    if decision == "needs_work" and not comments:
-        raise ReviewError(_("Tell the trainee what to work on."), "comments")
-    if len(comments) > 10_000:
-        raise ReviewError(_("Keep comments under 10,000 characters."), "comments")
+    # The activity type judges what was posted: the decision, its own marks, comments.
+    activity_type = learning.registry()[activity.type]
+    try:
+        judgement = activity_type.judge(
+            activity.config, {"decision": decision, "criteria": criteria, "comments": comments}
+        )
+    except ReviewRejected as exc:
+        raise ReviewError(exc.message, exc.field) from None
+    decision = judgement.decision
     review = AttemptReview(
         attempt_id=attempt.id,
         reviewer_id=reviewer.id,
         decision=decision,
-        criteria={k: criteria[k] for k in keys},
-        comments=comments,
+        criteria=judgement.criteria,
+        comments=judgement.comments,
     )
     db.session.add(review)
     db.session.flush()
     db.session.execute(
         update(ReviewItem).where(ReviewItem.attempt_id == attempt.id).values(is_waiting=False)
     )
-    activity_type = learning.registry()[activity.type]
     learning.apply_review_state(enrolment, activity, activity_type.review_state(decision))
     # A course that waits for reviewed work to meet the standard may be complete now.
     learning.check_completion(enrolment, course)
