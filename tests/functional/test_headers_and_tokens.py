@@ -447,6 +447,11 @@ def test_every_405_says_which_methods_are_allowed(app, client):
     assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
 
 
+#: Documents credential verifiers fetch (a status list, a bundled JSON-LD context): public,
+#: the same for every reader, and meant to be cached for a few minutes or a day.
+PUBLIC_DOCUMENTS = {"credentials.status_list", "credentials.context_file"}
+
+
 def test_every_answer_a_signed_in_person_gets_is_no_store(app):
     # Every GET route of the access matrix (whose own test fails when a route has no row),
     # for every role that may open it, with a run, a case study, an accreditation, a
@@ -464,6 +469,11 @@ def test_every_answer_a_signed_in_person_gets_is_no_store(app):
             response = client.get(url)
             where = f"GET {url} as {role}"
             assert response.status_code < 400, f"{where}: {response.status_code}"
+            if route.endpoint in PUBLIC_DOCUMENTS:
+                # The same bytes for everyone, signed in or not: caches may keep them.
+                assert response.get_data() == app.test_client().get(url).get_data(), where
+                assert response.headers["Cache-Control"].startswith("public, max-age="), where
+                continue
             assert response.headers.get("Cache-Control") in {"no-store", "private, no-store"}, (
                 f"{where}: Cache-Control {response.headers.get('Cache-Control')!r}"
             )
