@@ -95,8 +95,21 @@ def rotate_keys() -> str:
     return _key_files("ed25519")[-1].stem.removeprefix("ed25519-")
 
 
+#: Loaded keys by (file, its change time and size): loading checks an RSA key's
+#: consistency, about 60 ms, and the DID document and every signature need the keys.
+_loaded: dict[tuple[str, int, int], Any] = {}
+
+
 def _load(path: Path):
-    return serialization.load_pem_private_key(path.read_bytes(), password=None)
+    stat = path.stat()
+    cache_key = (str(path), stat.st_mtime_ns, stat.st_size)
+    key = _loaded.get(cache_key)
+    if key is None:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if len(_loaded) >= 64:  # rotated keys of many test instances: start again
+            _loaded.clear()
+        _loaded[cache_key] = key
+    return key
 
 
 def ed25519_key_path() -> Path:
