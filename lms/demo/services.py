@@ -278,7 +278,7 @@ def _demo_notices(counts: dict[str, int], limit: int = 6) -> None:
             if notices.notify(
                 facilitator,
                 "case_study_waiting",
-                f"A case study waits for your review: {course.title if course else slug}",
+                f"An answer waits for your review: {course.title if course else slug}",
                 f"A trainee has sent an answer to “{title}” for review.",
                 link=f"/facilitate/reviews/{attempt_id}",
                 key=f"attempt-{attempt_id}-waiting",

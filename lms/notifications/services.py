@@ -57,8 +57,8 @@ KINDS: dict[str, Kind] = {
     for k in (
         Kind(
             "review_returned",
-            lazy_gettext("A case study of yours has been reviewed"),
-            lazy_gettext("you sent a case study answer for review"),
+            lazy_gettext("An answer of yours has been reviewed"),
+            lazy_gettext("you sent an answer for review (a case study, for example)"),
         ),
         Kind(
             "place_confirmed",
@@ -134,7 +134,7 @@ KINDS: dict[str, Kind] = {
         ),
         Kind(
             "case_study_waiting",
-            lazy_gettext("A case study waits for your review"),
+            lazy_gettext("An answer waits for your review"),
             lazy_gettext(
                 "you facilitate a course run the trainee has a place on, or review the course's "
                 "work for trainees without one"
@@ -399,7 +399,7 @@ def _on_review(_sender: Any, review, enrolment, activity, **_kw: Any) -> None:
     notify(
         enrolment.user,
         "review_returned",
-        _("Your case study has been reviewed"),
+        _("Your answer has been reviewed: %(activity)s", activity=activity.title),
         _(
             "A facilitator has reviewed your answer to “%(activity)s” (%(course)s): %(outcome)s.",
             activity=activity.title,
@@ -606,7 +606,7 @@ def _on_submission(_sender: Any, enrolment, activity, attempt=None, **_kw: Any) 
             notify(
                 link.user,
                 "case_study_waiting",
-                _("A case study waits for your review: %(run)s", run=run.title),
+                _("An answer waits for your review: %(run)s", run=run.title),
                 _(
                     "A trainee on %(run)s has sent an answer to “%(activity)s” for review.",
                     run=run.title,
@@ -627,7 +627,7 @@ def _on_submission(_sender: Any, enrolment, activity, attempt=None, **_kw: Any) 
         notify(
             person,
             "case_study_waiting",
-            _("A case study waits for your review: %(course)s", course=title),
+            _("An answer waits for your review: %(course)s", course=title),
             _(
                 "A trainee on %(course)s, which you review, has sent an answer to "
                 "“%(activity)s” for review.",

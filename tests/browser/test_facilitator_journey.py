@@ -310,7 +310,7 @@ def test_facilitator_runs_a_course_and_reviews_a_case_study(
     facilitator.get_by_role("navigation", name="Facilitation").get_by_role(
         "link", name="Review queue"
     ).click()
-    expect(facilitator.get_by_role("heading", name="Case studies to review")).to_be_visible()
+    expect(facilitator.get_by_role("heading", name="Answers to review")).to_be_visible()
     waiting = trainee_row(facilitator, names[0])
     expect(waiting).to_contain_text("Waiting for review")
     snap(facilitator, "review-queue")

@@ -77,7 +77,7 @@ def test_facilitator_day_on_a_phone(app: Flask, make, page: Page, axe_check) -> 
     # --- A case-study review: refused without a decision, then saved --------------------
     page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name=RUN_TITLE).click()
     page.get_by_role("link", name="Review queue").click()
-    expect(page.get_by_role("heading", name="Case studies to review")).to_be_visible()
+    expect(page.get_by_role("heading", name="Answers to review")).to_be_visible()
     no_sideways_scrolling(page)
     axe_check(page)
     page.get_by_role("row").filter(

@@ -197,7 +197,7 @@ def test_trainee_journey(app: Flask, make, page: Page, new_page, axe_check) -> N
     facilitator.get_by_role("navigation", name="Facilitation").get_by_role(
         "link", name="Review queue"
     ).click()
-    expect(facilitator.get_by_role("heading", name="Case studies to review")).to_be_visible()
+    expect(facilitator.get_by_role("heading", name="Answers to review")).to_be_visible()
     axe_check(facilitator)
     row = facilitator.get_by_role("row").filter(
         has=facilitator.get_by_role("rowheader", name="Sam Okafor", exact=True)

@@ -367,7 +367,7 @@ def test_the_facilitator_panel_counts_each_run(app, make):
     assert "Cancelled run" not in html
     assert "3 of 4" in html  # booked
     assert "1 of 3" in html  # finished online
-    assert "<dt>Case studies to review</dt><dd>2</dd>" in html
+    assert "<dt>Answers to review</dt><dd>2</dd>" in html
     assert f'href="{url(app, "review.queue", run=run_id)}"' in html
     assert f'href="{url(app, "cohorts.grid", run_id=run_id)}"' in html
     assert f'href="{url(app, "cohorts.grid_csv", run_id=run_id)}"' in html

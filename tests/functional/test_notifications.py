@@ -73,7 +73,7 @@ def test_a_notice_is_listed_counted_and_emailed_with_text_and_html(app, make):
     assert to == "nia@example.org" and subject == "Your case study"
     assert body.startswith("Hello Nia,")
     assert "Second paragraph." in body
-    assert "You got this email because you sent a case study answer for review." in body
+    assert "You got this email because you sent an answer for review (a case study, for example)." in body
     assert "/notifications/settings" in body
     # The message written to the outbox folder has both parts.
     messages = [
@@ -187,7 +187,7 @@ def test_case_study_sent_tells_the_facilitator_and_the_review_tells_the_trainee(
         assert "needs more work" in returned.body
         assert returned.link == url
     listing = client.get("/notifications").get_data(as_text=True)
-    assert "Your case study has been reviewed" in listing
+    assert "Your answer has been reviewed: " in listing
     assert f'href="{url}"' in listing
 
 
