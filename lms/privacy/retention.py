@@ -2,8 +2,10 @@
 
 Settings (days): LMS_RETAIN_READ_NOTICES_DAYS (180), LMS_RETAIN_SESSIONS_DAYS (90),
 LMS_RETAIN_PASSWORD_TOKENS_DAYS (30), LMS_RETAIN_LEFT_LEARNING_DAYS (2190, six years:
-the attempts, case-study drafts and answers and progress of people who left), and
-LMS_PRIVACY_EXPORT_DAYS (7: files of subject access exports).
+the attempts, case-study drafts and answers and progress of people who left),
+LMS_RETAIN_FINISHED_JOBS_DAYS (30: the kept rows of background jobs that finished, which
+for an email hold its address and subject) and LMS_PRIVACY_EXPORT_DAYS (7: files of
+subject access exports).
 
 "People who left": accounts that have not signed in for the period (deactivated
 accounts cannot sign in, so they count from their last sign-in) and have done nothing
@@ -32,6 +34,7 @@ DEFAULTS = {
     "LMS_RETAIN_SESSIONS_DAYS": 90,
     "LMS_RETAIN_PASSWORD_TOKENS_DAYS": 30,
     "LMS_RETAIN_LEFT_LEARNING_DAYS": 6 * 365,
+    "LMS_RETAIN_FINISHED_JOBS_DAYS": 30,
 }
 
 LEFT_ATTEMPTS = "attempts and case-study answers of people who left"
@@ -95,6 +98,18 @@ def _rules():
         "password tokens",
         token,
         token.c.created_at < now - timedelta(days=_days("LMS_RETAIN_PASSWORD_TOKENS_DAYS")),
+    )
+    job = db.metadata.tables["job"]
+    # Finished jobs only (failed ones wait for an administrator), and not those of a batch,
+    # whose progress is counted from them (a batch's jobs go with the batch).
+    yield (
+        "finished background jobs",
+        job,
+        and_(
+            job.c.status == "done",
+            job.c.batch_id.is_(None),
+            job.c.finished_at < now - timedelta(days=_days("LMS_RETAIN_FINISHED_JOBS_DAYS")),
+        ),
     )
 
 

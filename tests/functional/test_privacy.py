@@ -117,3 +117,42 @@ def test_retention_dry_run_counts_and_the_real_run_removes(app, make, cli):
     assert "Removed 1 read notices." in result.output, result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(notice)) == 1
+
+
+def test_retention_removes_old_finished_jobs_only(app, cli):
+    from datetime import timedelta
+
+    from lms.db import utcnow
+    from lms.jobs.models import Job, JobBatch
+
+    with app.app_context():
+        old, recent = utcnow() - timedelta(days=40), utcnow() - timedelta(days=2)
+        batch = JobBatch(kind="reissue", description="Re-issue a course", total=1)
+        db.session.add(batch)
+        db.session.flush()
+        for status, finished, batch_id in (
+            ("done", old, None),  # the one to go
+            ("done", recent, None),
+            ("failed", old, None),  # waits for an administrator
+            ("done", old, batch.id),  # counts in its batch's progress
+        ):
+            db.session.add(
+                Job(
+                    task="mail.send",
+                    kwargs={"to": "someone@example.org"},
+                    status=status,
+                    finished_at=finished,
+                    batch_id=batch_id,
+                )
+            )
+        db.session.commit()
+        batch_id = batch.id
+    result = cli("retention", "--dry-run")
+    assert "Would remove 1 finished background jobs." in result.output, result.output
+    result = cli("retention")
+    assert "Removed 1 finished background jobs." in result.output, result.output
+    with app.app_context():
+        left = db.session.execute(select(Job.status, Job.batch_id)).all()
+        assert sorted(left, key=str) == sorted(
+            [("done", None), ("failed", None), ("done", batch_id)], key=str
+        )
