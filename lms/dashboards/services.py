@@ -257,13 +257,16 @@ class FacilitatorPanel:
     runs: list[RunFacts]
     #: Upcoming and current runs in all (more than ``runs`` when there are many).
     total: int
+    #: Courses whose work the person reviews when no run applies, with answers waiting.
+    reviewed_courses: list = field(default_factory=list)
 
 
 def facilitator_panel(user: User, catalogue: Catalogue, on: date | None = None) -> FacilitatorPanel:
     """The upcoming and current runs ``user`` facilitates (not finished before ``on``, not
     cancelled),
-    soonest first, the first :data:`RUNS_SHOWN`, each with its counts: five queries
-    (runs with their total, days, places, finished, work to review)."""
+    soonest first, the first :data:`RUNS_SHOWN`, each with its counts, and the courses they
+    review when no run applies: seven queries (runs with their total, days, places,
+    finished, work to review; courses named for them, their waiting work)."""
     on = on or today()
     first, last = _first_day(), _last_day()
     rows = db.session.execute(
@@ -278,8 +281,11 @@ def facilitator_panel(user: User, catalogue: Catalogue, on: date | None = None) 
         .order_by(case((first.is_(None), 1), else_=0), first, CourseRun.id)
         .limit(RUNS_SHOWN)
     ).all()
+    from lms.review import reviewers
+
+    reviewed_courses = reviewers.courses_reviewed_by(user, review.reviewed_activities())
     if not rows:
-        return FacilitatorPanel([], 0)
+        return FacilitatorPanel([], 0, reviewed_courses)
     facts = {run.id: RunFacts(run, catalogue.get(run.course_slug)) for run, _total in rows}
     ids = list(facts)
     for run_id, counts in runs.place_counts(ids).items():
@@ -338,7 +344,7 @@ def facilitator_panel(user: User, catalogue: Catalogue, on: date | None = None) 
         )
         for run_id, number in waiting:
             facts[run_id].to_review = number
-    return FacilitatorPanel(list(facts.values()), rows[0][1])
+    return FacilitatorPanel(list(facts.values()), rows[0][1], reviewed_courses)
 
 
 # --- A region (national officers) -----------------------------------------------------------

@@ -141,6 +141,60 @@ def reviews_course_clause(reviewer: User, course: Course) -> ColumnElement[bool]
     )
 
 
+@dataclass(frozen=True)
+class ReviewedCourse:
+    """A course whose work ``reviewer`` reviews when no run applies, and how many answers
+    of it wait for them."""
+
+    course: Course
+    waiting: int
+
+
+def courses_reviewed_by(
+    reviewer: User, by_course: dict[str, list[Activity]]
+) -> list[ReviewedCourse]:
+    """The courses (of ``by_course``: slug -> reviewed activities) whose work ``reviewer``
+    reviews as a course reviewer, named or in a pool, each with the answers waiting that
+    reach them that way (the queue's course scope): two queries, whatever the courses."""
+    if not reviewer.has_role(Role.FACILITATOR) or not reviewer.is_active_account:
+        return []
+    catalogue = learning.catalogue()
+    named = set(
+        db.session.scalars(
+            select(CourseReviewer.course_slug).where(CourseReviewer.user_id == reviewer.id)
+        )
+    )
+    courses = [
+        course
+        for slug in by_course
+        if (course := catalogue.get(slug)) is not None
+        and (course.review.by == POOL or slug in named)
+    ]
+    if not courses:
+        return []
+    waiting = dict(
+        db.session.execute(
+            select(ReviewItem.course_slug, func.count())
+            .where(
+                ReviewItem.is_waiting.is_(True),
+                ReviewItem.user_id != reviewer.id,
+                or_(
+                    *(
+                        and_(
+                            ReviewItem.course_slug == course.slug,
+                            ReviewItem.activity_key.in_([a.key for a in by_course[course.slug]]),
+                            ReviewItem.user_id.not_in(facilitated_trainees(course.slug)),
+                        )
+                        for course in courses
+                    )
+                ),
+            )
+            .group_by(ReviewItem.course_slug)
+        ).all()
+    )
+    return [ReviewedCourse(course, waiting.get(course.slug, 0)) for course in courses]
+
+
 # --- Who reviews --------------------------------------------------------------------------------
 
 

@@ -99,6 +99,13 @@ def test_link_member_online_walk_through(app, make):
         as_text=True
     )
 
+    # The reviewer's dashboard counts the course's answers (they facilitate no run).
+    panel = facilitator.get("/dashboard").get_data(as_text=True)
+    section = panel[panel.index("Courses you review") :]
+    assert "MiP link member course" in section
+    assert "<dt>Answers to review</dt><dd>2</dd>" in section
+    assert "/facilitate/reviews?course=link-member" in section
+
     # The reviewer's queue has both answers.
     queue = facilitator.get("/facilitate/reviews").get_data(as_text=True)
     assert "Tegan Morris" in queue
