@@ -7,6 +7,8 @@ time such as form labels.
 from flask import Flask, g
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
+from jinja2 import pass_context
+from markupsafe import Markup
 
 __all__ = ["_", "_l", "install_jinja_gettext", "ngettext"]
 
@@ -41,6 +43,25 @@ def ngettext(singular: str, plural: str, num: int, **variables) -> str:
     return _translations().ungettext(singular, plural, num) % variables
 
 
+@pass_context
+def _template_gettext(context, string: str, **variables) -> str:
+    # Jinja's newstyle gettext (jinja2.ext._make_new_gettext) without its inner
+    # ``context.call`` of the callable: the same text, escaping and formatting.
+    text = _translations().ugettext(string)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 - as Jinja's: the translation is trusted text
+    return text % variables
+
+
+@pass_context
+def _template_ngettext(context, singular: str, plural: str, num: int, **variables) -> str:
+    variables.setdefault("num", num)
+    text = _translations().ungettext(singular, plural, num)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 - as Jinja's
+    return text % variables
+
+
 def install_jinja_gettext(app: Flask) -> None:
     """Give templates ``_``/``gettext`` and friends through :func:`_translations`.
 
@@ -53,6 +74,9 @@ def install_jinja_gettext(app: Flask) -> None:
         npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
         newstyle=True,
     )
-    # ``_`` straight to gettext rather than through Jinja's alias, which looks it up
-    # again by name on each call.
-    app.jinja_env.globals["_"] = app.jinja_env.globals["gettext"]
+    # The two a page calls dozens of times, without the wrapper's second call; ``_``
+    # straight to gettext rather than through Jinja's alias, which looks it up again by
+    # name on each call.
+    app.jinja_env.globals["gettext"] = _template_gettext
+    app.jinja_env.globals["ngettext"] = _template_ngettext
+    app.jinja_env.globals["_"] = _template_gettext
