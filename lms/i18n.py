@@ -50,7 +50,8 @@ def _template_gettext(context, string: str, **variables) -> str:
     text = _translations().ugettext(string)
     if context.eval_ctx.autoescape:
         text = Markup(text)  # noqa: S704 - as Jinja's: the translation is trusted text
-    return text % variables
+    # Formatting with nothing gives the same text when it holds no "%" (most do).
+    return text % variables if variables or "%" in text else text
 
 
 @pass_context
