@@ -109,6 +109,11 @@ def test_holder_downloads_both_forms_others_get_404(site, make):
         number = db.session.scalar(select(Certificate.number))
     owner = site.test_client()
     login(owner, "tia@example.org")
+    # Both forms are offered on the holder's dashboard and certificates page.
+    for page in ("/dashboard", "/certificates"):
+        html = owner.get(page).get_data(as_text=True)
+        assert f"/certificates/{number}/credential.json" in html, page
+        assert f"/certificates/{number}/credential.jwt" in html, page
     as_json = owner.get(f"/certificates/{number}/credential.json")
     assert as_json.status_code == 200
     assert "OpenBadgeCredential" in as_json.get_json()["type"]
