@@ -973,6 +973,28 @@ def _mark(day_id, user_id, status, note, marker, when) -> dict:
 # --- Learning: what each activity type stores ----------------------------------------
 
 
+#: What the generator makes up for an activity, told by what its type says of itself (the
+#: contract in lms.plugins), never by the type's name: feedback answers, a reviewed
+#: answer with its versions and reviews, a page read, a paper of questions answered.
+#: An activity of any other type gets no made-up work.
+_FEEDBACK, _REVIEWED, _PAGE, _QUESTIONS = "feedback", "reviewed", "page", "questions"
+
+
+def _demo_kind(activity) -> str | None:
+    activity_type = current_app.extensions["lms.activity_types"].get(activity.type)
+    if activity_type is None:
+        return None
+    if activity_type.collects_feedback:
+        return _FEEDBACK
+    if activity_type.is_reviewed:
+        return _REVIEWED if hasattr(activity.config, "criteria") else None
+    if activity_type.advances:
+        return _PAGE
+    if hasattr(activity.config, "questions"):
+        return _QUESTIONS
+    return None
+
+
 def _journey(
     ctx: Context,
     rows: Rows,
@@ -1002,17 +1024,18 @@ def _journey(
     }
     rows.enrolments.append(enrolment)
     activities = course.activities
+    kinds = {a.key: _demo_kind(a) for a in activities}
     feedback_rows: dict[str, dict] = {}
     for activity in activities:
-        if activity.type == "feedback":
+        if kinds[activity.key] == _FEEDBACK:
             # Made at enrolment, in course order (as learning.create_enrolment does).
             row = _progress(enrolment, activity.key, start)
             feedback_rows[activity.key] = row
             rows.progress.append(row)
-    online = [a for a in activities if a.type != "feedback"]
+    online = [a for a in activities if kinds[a.key] != _FEEDBACK]
     # Work under way leaves at least the last activity untouched, so it is not complete.
     touched = len(online) if complete else rng.randint(0, len(online) - 1)
-    cases = [i for i, a in enumerate(online) if a.type == "case_study"]
+    cases = [i for i, a in enumerate(online) if kinds[a.key] == _REVIEWED]
     forced = cases[0] if force_waiting and cases and not complete else None
     if forced is not None:
         touched = max(touched, forced + 1)
@@ -1023,15 +1046,15 @@ def _journey(
     for i, activity in enumerate(online[:touched]):
         when = max(times[i], start + timedelta(minutes=i + 1))
         last = i == touched - 1
-        kind = activity.type
-        if kind == "reading":
+        kind = kinds[activity.key]
+        if kind == _PAGE:
             finished.append(_reading(rows, enrolment, course, activity, when))
-        elif kind == "quiz":
+        elif kind == _QUESTIONS:
             passed = complete or not last or rng.random() < 0.5
             t = _quiz(ctx, rows, enrolment, course, activity, when, ability, passed)
             if t is not None:
                 finished.append(t)
-        elif kind == "case_study":
+        elif kind == _REVIEWED:
             t = _case(
                 ctx,
                 rows,
@@ -1050,7 +1073,7 @@ def _journey(
     # Feedback forms: course-day forms once the day has passed, the end form at the end.
     run = place.run if place is not None and place.status != PlaceStatus.CANCELLED else None
     for activity in activities:
-        if activity.type != "feedback":
+        if kinds[activity.key] != _FEEDBACK:
             continue
         day = getattr(activity.config, "day", None)
         if day is not None:

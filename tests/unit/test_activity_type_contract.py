@@ -16,11 +16,9 @@ from lms.plugins import ActivityType, build_registry
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BUILTIN = frozenset({"reading", "quiz", "case_study", "feedback"})
-#: Where type names belong: the types themselves and their contract; and the demo site's
-#: generator, which makes up plausible work for the built-in types' own content (quiz
-#: answers on a paper, case-study versions and reviews, feedback answers) and gives an
-#: activity of any other type none.
-OWN = ("lms/activities/", "lms/plugins.py", "lms/demo/")
+#: Where type names belong: the types themselves and their contract. (The demo site's
+#: generator tells what to make up for an activity by what its type says of itself.)
+OWN = ("lms/activities/", "lms/plugins.py")
 
 
 def _names_in(node: ast.AST) -> list[ast.Constant]:
