@@ -4,8 +4,9 @@ Use ``_`` in request code and templates, ``_l`` (lazy) for text defined at impor
 time such as form labels.
 """
 
-from flask import Flask, g
-from flask_babel import get_translations
+from flask import Flask
+from flask.globals import _cv_app
+from flask_babel import get_locale, get_timezone, get_translations
 from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 from markupsafe import Markup
@@ -20,12 +21,27 @@ def _translations():
     10 microseconds each; a page has dozens of ``_()`` calls. The locale is fixed
     for a request (there is no per-request locale selector), so once is enough.
     """
-    try:
-        cached = g.get("_lms_translations")
-    except RuntimeError:  # no app context: nothing to keep it in
+    app_context = _cv_app.get(None)  # ``g`` itself, without its proxy (called dozens of times)
+    if app_context is None:  # no app context: nothing to keep it in
         return get_translations()
+    kept = app_context.g.__dict__
+    cached = kept.get("_lms_translations")
     if cached is None:
-        cached = g._lms_translations = get_translations()
+        cached = kept["_lms_translations"] = get_translations()
+    return cached
+
+
+def locale_and_zone() -> tuple[str, str]:
+    """This request's locale and time zone as text, looked up once per app context
+    (Flask-Babel's ``get_locale`` and ``get_timezone`` cost a few microseconds a call;
+    the ``|date`` filter asks for both on every date)."""
+    app_context = _cv_app.get(None)
+    if app_context is None:
+        return str(get_locale()), str(get_timezone())
+    kept = app_context.g.__dict__
+    cached = kept.get("_lms_locale_and_zone")
+    if cached is None:
+        cached = kept["_lms_locale_and_zone"] = (str(get_locale()), str(get_timezone()))
     return cached
 
 
