@@ -50,7 +50,8 @@ def users():
     stmt = (
         select(User)
         .options(selectinload(User.roles), joinedload(User.region))
-        .order_by(func.lower(User.name))
+        # The register's name order (case-folded, Unicode-aware), on its own index.
+        .order_by(User.name_key, User.id)
     )
     if q:
         like = f"%{escape_like(q.lower())}%"
