@@ -6,12 +6,8 @@ and the certificate issued."""
 
 from __future__ import annotations
 
-import importlib
 import re
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,10 +15,10 @@ from sqlalchemy import select
 from lms.accreditation.models import Certificate
 from lms.extensions import db
 from lms.learning.models import ActivityProgress, AttemptReview, Enrolment
+from tests import plugin_packages
 from tests.conftest import csrf_from, login
 from tests.functional.run_helpers import make_run
 
-PLUGIN_SOURCE = Path(__file__).resolve().parent.parent / "plugins" / "lms-essay-activity"
 URL = "/learn/essay-course/essay"
 
 COURSE_YAML = """\
@@ -58,34 +54,10 @@ modules:
 
 @pytest.fixture(scope="module")
 def installed_essay_plugin(tmp_path_factory):
-    """Install the plugin package (really, with uv) into a folder put on sys.path: its
-    entry point registers the type, and its templates come with it."""
-    target = tmp_path_factory.mktemp("site-packages")
-    build = tmp_path_factory.mktemp("essay-src") / "src"
-    shutil.copytree(PLUGIN_SOURCE, build)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "uv",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--python",
-            sys.executable,
-            "--target",
-            str(target),
-            str(build),
-        ],
-        check=True,
+    """The lms-essay-activity package, installed for real (tests/plugin_packages.py)."""
+    yield from plugin_packages.installed(
+        tmp_path_factory, "lms-essay-activity", "lms_essay_activity"
     )
-    sys.path.insert(0, str(target))
-    importlib.invalidate_caches()
-    yield target
-    sys.path.remove(str(target))
-    sys.modules.pop("lms_essay_activity", None)
-    importlib.invalidate_caches()
 
 
 @pytest.fixture()

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -17,9 +11,8 @@ from lms.catalogue.content import CourseContentError
 from lms.extensions import db
 from lms.learning.models import Enrolment
 from lms.plugins import ActivityTypeRegistry, RegistryError, build_registry
+from tests import plugin_packages
 from tests.conftest import base_config, csrf_from, login
-
-PLUGIN_SOURCE = Path(__file__).resolve().parent.parent / "plugins" / "lms-reflection-activity"
 
 COURSE_YAML = """\
 slug: plugin-demo
@@ -59,33 +52,10 @@ def test_duplicate_type_names_are_refused():
 
 @pytest.fixture(scope="module")
 def installed_plugin(tmp_path_factory):
-    """Install the example plugin package (really, with uv) into a folder put on sys.path."""
-    target = tmp_path_factory.mktemp("site-packages")
-    build = tmp_path_factory.mktemp("plugin-src") / "src"
-    shutil.copytree(PLUGIN_SOURCE, build)
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "uv",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--python",
-            sys.executable,
-            "--target",
-            str(target),
-            str(build),
-        ],
-        check=True,
+    """The lms-reflection-activity package, installed for real (tests/plugin_packages.py)."""
+    yield from plugin_packages.installed(
+        tmp_path_factory, "lms-reflection-activity", "lms_reflection_activity"
     )
-    sys.path.insert(0, str(target))
-    importlib.invalidate_caches()
-    yield target
-    sys.path.remove(str(target))
-    sys.modules.pop("lms_reflection_activity", None)
-    importlib.invalidate_caches()
 
 
 @pytest.fixture()
