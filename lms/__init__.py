@@ -420,7 +420,8 @@ def _init_templates(app: Flask) -> None:
     from functools import lru_cache
 
     from flask_babel import format_date as babel_date
-    from flask_babel import get_locale, get_timezone
+
+    from lms.i18n import locale_and_zone
 
     @lru_cache(maxsize=2048)
     def _date_text(value, _locale: str, _zone: str) -> str:
@@ -432,7 +433,7 @@ def _init_templates(app: Flask) -> None:
         (Babel's formatting costs about 15 microseconds a call)."""
         if value is None:
             return ""
-        return _date_text(value, str(get_locale()), str(get_timezone()))
+        return _date_text(value, *locale_and_zone())
 
     @app.template_filter("datetime")
     def format_datetime(value) -> str:
