@@ -6,8 +6,8 @@ Create Date: 2026-12-04 19:35:00.000000
 
 """
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 import lms.db  # noqa: F401
 
@@ -19,8 +19,14 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    # The officer's certificates list pages newest first (issued_at DESC, id): its first
+    # pages are read along this index instead of sorting all of a region's certificates.
+    with op.batch_alter_table("certificate", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_certificate_issued_at", [sa.text("issued_at DESC"), "id"], unique=False
+        )
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table("certificate", schema=None) as batch_op:
+        batch_op.drop_index("ix_certificate_issued_at")
