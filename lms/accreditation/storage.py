@@ -135,21 +135,37 @@ _FILE_LINK_SALT = "certificate-file-link"
 
 
 def _link_serializer():
+    """The links' serializer, built once per app and secret key (a page with several
+    certificates signs a link for each; building it derives its key again)."""
     from flask import current_app
     from itsdangerous import URLSafeTimedSerializer
 
-    return URLSafeTimedSerializer(
-        current_app.secret_key,
-        salt=_FILE_LINK_SALT,
-        signer_kwargs={"digest_method": hashlib.sha256},
-    )
+    secret = current_app.secret_key
+    kept = current_app.extensions.get("lms.file_link_serializer")
+    if kept is None or kept[0] != secret:
+        kept = current_app.extensions["lms.file_link_serializer"] = (
+            secret,
+            URLSafeTimedSerializer(
+                secret,
+                salt=_FILE_LINK_SALT,
+                signer_kwargs={"digest_method": hashlib.sha256},
+            ),
+        )
+    return kept[1]
 
 
 def _session_binding() -> str:
+    """A hash of this request's session cookie, computed once per request (kept on the
+    request object: the cookie a request came with does not change)."""
     from flask import current_app, request
 
-    cookie = request.cookies.get(current_app.config["SESSION_COOKIE_NAME"], "")
-    return hashlib.sha256(cookie.encode()).hexdigest()[:24]
+    incoming = request._get_current_object()  # noqa: SLF001 - the object, not its proxy
+    binding = incoming.__dict__.get("_lms_session_binding")
+    if binding is None:
+        cookie = incoming.cookies.get(current_app.config["SESSION_COOKIE_NAME"], "")
+        binding = hashlib.sha256(cookie.encode()).hexdigest()[:24]
+        incoming.__dict__["_lms_session_binding"] = binding
+    return binding
 
 
 @dataclass(frozen=True)

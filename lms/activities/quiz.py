@@ -175,6 +175,22 @@ def paper_for(config: QuizConfig, person: str, number: int) -> list[PaperQuestio
     paper before it, question for question and option for option, where the bank and
     settings leave any other paper possible.
     """
+    from flask import current_app
+
+    from lms.caching import kept
+
+    # The same quiz, person, attempt and secret always give the same paper: drawn once
+    # and kept (with the config, so that its ``id`` is not reused while kept).
+    made = kept(
+        "quiz-papers",
+        (id(config), person, number, current_app.secret_key),
+        lambda: (config, _drawn_paper(config, person, number)),
+        size=4096,
+    )
+    return list(made[1])
+
+
+def _drawn_paper(config: QuizConfig, person: str, number: int) -> tuple[PaperQuestion, ...]:
     varies = config.shuffle_questions or config.shuffle_options or bool(config.draw)
     previous: tuple | None = None
     drawn: list = []
@@ -187,7 +203,7 @@ def paper_for(config: QuizConfig, person: str, number: int) -> list[PaperQuestio
             salt += 1
             drawn = _draw(config, _paper_seed(person, n, salt))
         previous = _signature(drawn)
-    return [PaperQuestion(q, options, i) for i, (q, options) in enumerate(drawn, start=1)]
+    return tuple(PaperQuestion(q, options, i) for i, (q, options) in enumerate(drawn, start=1))
 
 
 def stored_paper(config: QuizConfig, data: Mapping[str, Any]) -> list[PaperQuestion]:
@@ -224,11 +240,10 @@ def _plain_question(config: QuizConfig, pq: PaperQuestion, render: Callable[[], 
     question, order and locale and kept (:func:`lms.caching.kept`). The kept value holds
     the config itself, so its ``id`` cannot be reused by a reloaded course's config while
     the markup is kept."""
-    from flask_babel import get_locale
-
     from lms.caching import kept
+    from lms.i18n import locale_text
 
-    key = (id(config), pq.key, pq.order, pq.number, str(get_locale()))
+    key = (id(config), pq.key, pq.order, pq.number, locale_text())
     return kept("quiz-questions", key, lambda: (config, render()), size=4096)[1]
 
 

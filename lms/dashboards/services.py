@@ -28,7 +28,7 @@ from lms.accreditation.models import (
     CertificateStatus,
 )
 from lms.catalogue.content import Activity, Catalogue, Course, Module
-from lms.db import utcnow
+from lms.db import QuickRead, utcnow
 from lms.extensions import db
 from lms.jobs import services as jobs
 from lms.jobs.models import JobStatus
@@ -71,9 +71,22 @@ _PLACES_OF = (
 )
 
 
+#: Whether the person has any place that ``_PLACES_OF`` would load: most trainees have
+#: none, and a plain lookup of an id (the first row only) costs a fraction of the ORM
+#: query with its loaders.
+_HAS_PLACE = QuickRead(
+    select(RunPlace.__table__.c.id).where(
+        RunPlace.__table__.c.user_id == bindparam("user_id"),
+        RunPlace.__table__.c.status != bindparam("cancelled"),
+    )
+)
+
+
 def places_of(user: User) -> list[RunPlace]:
     """The person's booked and waiting places, each with its run and the run's days
-    loaded (two queries, however many places)."""
+    loaded (two queries, however many places; none when a lookup of one id finds none)."""
+    if _HAS_PLACE.first(user_id=user.id, cancelled=str(PlaceStatus.CANCELLED)) is None:
+        return []
     return list(db.session.scalars(_PLACES_OF, {"user_id": user.id}))
 
 

@@ -18,17 +18,16 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
-from lms.caching import kept
+from lms.caching import kept, quick_url
 from lms.catalogue.content import Activity, Course
 from lms.csrf import keeps_typed_text, token_lapsed
 from lms.db import utcnow
 from lms.extensions import db
-from lms.i18n import _
+from lms.i18n import _, locale_text
 from lms.learning import services
 from lms.learning.models import Enrolment
 from lms.plugins import ActivityContext, SubmissionRejected, init_templates
@@ -36,6 +35,8 @@ from lms.plugins import ActivityContext, SubmissionRejected, init_templates
 bp = Blueprint("learning", __name__)
 # Activity types' own templates (activity/<type>/<file>), from wherever the app shows them.
 bp.record_once(lambda state: init_templates(state.app))
+# url_for for pages that link many rows (the dashboard, activity pages): the same text.
+bp.add_app_template_global(quick_url, "quick_url")
 
 
 @bp.get("/dashboard")
@@ -211,7 +212,7 @@ def _contents(course: Course, activity: Activity, module, done_keys: set[str]) -
         course.version,
         activity.key,
         frozenset(done_keys),
-        str(get_locale()),
+        locale_text(),
         request.script_root,
     )
 
