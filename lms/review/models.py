@@ -33,6 +33,16 @@ class ReviewItem(db.Model):
         ),
         # The other versions of the same work (one becomes older when a new one is sent).
         Index("ix_review_item_work", "enrolment_id", "activity_key"),
+        # A course's work, waiting first: a course reviewer's part of the queue (trainees
+        # whom no run brings to a facilitator) is a range of it, read from the index alone.
+        Index(
+            "ix_review_item_course",
+            "course_slug",
+            "is_waiting",
+            "user_id",
+            "activity_key",
+            "submitted_at",
+        ),
     )
 
     attempt_id: Mapped[int] = mapped_column(

@@ -28,8 +28,11 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal_column,
     or_,
     select,
+    true,
+    union_all,
     update,
 )
 from sqlalchemy.orm import aliased, contains_eager, selectinload
@@ -284,58 +287,88 @@ def _queue_keys(reviewer: User, filters: QueueFilters) -> Select:
         return found
 
     catalogue = learning.catalogue()
+    waiting_only = not filters.include_done
 
-    def reach(slug: str) -> list:
-        # Whose work on the course this reviewer sees: trainees on their runs, and, as a
-        # course reviewer (never with a run filter), those no facilitated run reaches.
-        if not scoped:
-            return []
-        on_runs = ReviewItem.user_id.in_(trainees(slug))
-        course = catalogue.get(slug)
-        reviews = (
-            None
-            if is_admin or filters.run or course is None
-            else course_reviewers.reviews_course_clause(reviewer, course)
-        )
-        if reviews is None:
-            return [on_runs]
-        return [
-            or_(
-                on_runs,
-                and_(
-                    reviews, ReviewItem.user_id.not_in(course_reviewers.facilitated_trainees(slug))
-                ),
+    def narrowed(stmt: Select) -> Select:
+        # What applies to every part: not the reviewer's own work, the name search, and
+        # (for the default queue) waiting work only, so that each part reads only that.
+        if not is_admin:
+            stmt = stmt.where(ReviewItem.user_id != reviewer.id)
+        if filters.q:
+            like = f"%{escape_like(filters.q.lower())}%"
+            stmt = stmt.join(User, User.id == ReviewItem.user_id).where(
+                func.lower(User.name).like(like, escape="\\")
             )
-        ]
+        if waiting_only:
+            stmt = stmt.where(ReviewItem.is_waiting.is_(True))
+        return stmt
 
-    in_scope = or_(
-        *(
-            and_(
+    columns = (ReviewItem.attempt_id, ReviewItem.is_waiting, ReviewItem.submitted_at)
+    if not scoped:
+        # An administrator's whole queue: every course's reviewed work.
+        stmt = narrowed(
+            select(*columns).where(
+                or_(
+                    *(
+                        and_(
+                            ReviewItem.course_slug == slug,
+                            ReviewItem.activity_key.in_([a.key for a in acts]),
+                        )
+                        for slug, acts in by_course.items()
+                    )
+                )
+            )
+        )
+        scope = stmt.subquery("queue_scope")
+    else:
+        # Whose work on each course this reviewer sees, as parts that do not overlap:
+        # trainees on their runs (probing ix_review_item_queue per trainee), and, as a
+        # course reviewer (never with a run filter), those no facilitated run reaches
+        # (a range of ix_review_item_course). Trainees on the reviewer's runs are among
+        # the facilitated ones (the reviewer is a facilitator other than them), so the
+        # parts are disjoint and UNION ALL lists each row once. As one OR, the database
+        # read every row of review_item.
+        parts = []
+        for slug, acts in by_course.items():
+            work = select(*columns).where(
                 ReviewItem.course_slug == slug,
                 ReviewItem.activity_key.in_([a.key for a in acts]),
-                *reach(slug),
             )
-            for slug, acts in by_course.items()
-        )
-    )
-    stmt = select(ReviewItem.attempt_id).where(in_scope)
-    if not is_admin:
-        stmt = stmt.where(ReviewItem.user_id != reviewer.id)
-    if filters.q:
-        like = f"%{escape_like(filters.q.lower())}%"
-        stmt = stmt.join(User, User.id == ReviewItem.user_id).where(
-            func.lower(User.name).like(like, escape="\\")
-        )
+            parts.append(narrowed(work.where(ReviewItem.user_id.in_(trainees(slug)))))
+            course = catalogue.get(slug)
+            reviews = (
+                None
+                if is_admin or filters.run or course is None
+                else course_reviewers.reviews_course_clause(reviewer, course)
+            )
+            if reviews is not None:
+                # The reviewer test as a derived table of one row or none, joined first:
+                # when it is false the course's rows are not read at all (as a WHERE
+                # term it was tested on each of them).
+                allowed = select(literal_column("1").label("one")).where(reviews)
+                allowed = allowed.subquery(f"reviewer_allowed_{len(parts)}")
+                parts.append(
+                    narrowed(
+                        select(*columns)
+                        .select_from(allowed)
+                        .join(ReviewItem, true())
+                        .where(
+                            ReviewItem.course_slug == slug,
+                            ReviewItem.activity_key.in_([a.key for a in acts]),
+                            ReviewItem.user_id.not_in(course_reviewers.facilitated_trainees(slug)),
+                        )
+                    )
+                )
+        scope = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("queue_scope")
+    stmt = select(scope.c.attempt_id)
     if filters.include_done:
         # Waiting ones first (oldest first), then the rest by when they were sent.
         return stmt.order_by(
-            case((ReviewItem.is_waiting, 0), else_=1),
-            ReviewItem.submitted_at,
-            ReviewItem.attempt_id,
+            case((scope.c.is_waiting, 0), else_=1),
+            scope.c.submitted_at,
+            scope.c.attempt_id,
         )
-    return stmt.where(ReviewItem.is_waiting.is_(True)).order_by(
-        ReviewItem.submitted_at, ReviewItem.attempt_id
-    )
+    return stmt.order_by(scope.c.submitted_at, scope.c.attempt_id)
 
 
 # Made once: building an alias's columns anew on every request cost about 4 ms a page.

@@ -25,8 +25,18 @@ def upgrade():
         batch_op.create_index(
             "ix_certificate_issued_at", [sa.text("issued_at DESC"), "id"], unique=False
         )
+    # A course reviewer's part of the review queue (a course's work from trainees whom no
+    # run brings to a facilitator) is a range of this index instead of every row.
+    with op.batch_alter_table("review_item", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_review_item_course",
+            ["course_slug", "is_waiting", "user_id", "activity_key", "submitted_at"],
+            unique=False,
+        )
 
 
 def downgrade():
+    with op.batch_alter_table("review_item", schema=None) as batch_op:
+        batch_op.drop_index("ix_review_item_course")
     with op.batch_alter_table("certificate", schema=None) as batch_op:
         batch_op.drop_index("ix_certificate_issued_at")

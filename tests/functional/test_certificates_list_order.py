@@ -94,3 +94,21 @@ def test_administrators_see_every_region(app, make):
         ).all()
         assert [c.id for c in page.items] == everyone
         assert page.total == 40
+
+
+def test_the_page_links_each_certificate_and_names_its_status(app, make):
+    from flask import url_for
+
+    from tests.conftest import login
+
+    officer_id, expected = _certificates(app, make)
+    with app.app_context():
+        email = db.session.get(User, officer_id).email
+    client = app.test_client()
+    assert login(client, email).status_code == 302
+    html = client.get("/register/certificates?per_page=3").get_data(as_text=True)
+    with app.test_request_context():
+        for certificate_id in expected[:3]:
+            link = url_for("accreditation.certificate", certificate_id=certificate_id)
+            assert f'href="{link}"' in html
+    assert html.count('data-label="Status">Valid<') == 3
