@@ -6,8 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, select
 
 from lms.accounts import services as accounts
 from lms.accounts.models import Role, RoleAssignment, User
@@ -27,6 +26,7 @@ from lms.runs.models import (
     CourseRun,
     PlaceStatus,
     RunDay,
+    RunPlace,
 )
 from lms.security import roles_required
 
@@ -122,17 +122,21 @@ def run(run_id: int):
     page, per_page = page_args()
     places = services.roster(run, (PlaceStatus.BOOKED, PlaceStatus.WAITING), q, page, per_page)
     user_ids = [p.user_id for p in places]
-    # One query each for the page's enrolments, their progress and attendance.
+    # One query each for the page's enrolments, their complete activities (two columns:
+    # not the progress rows, whose kept drafts and answers a roster does not show) and
+    # attendance.
     enrolments = {}
+    done: dict[int, set[str]] = {}
     if course is not None and user_ids:
         enrolments = {
             e.user_id: e
             for e in db.session.scalars(
-                select(Enrolment)
-                .where(Enrolment.user_id.in_(user_ids), Enrolment.course_slug == course.slug)
-                .options(selectinload(Enrolment.progress))
+                select(Enrolment).where(
+                    Enrolment.user_id.in_(user_ids), Enrolment.course_slug == course.slug
+                )
             )
         }
+        done = learning.completed_keys(list(enrolments.values()))
     attendance = services.attendance_for_users(run, user_ids)
     rows = []
     for place in places:
@@ -140,11 +144,22 @@ def run(run_id: int):
         rows.append(
             {
                 "place": place,
-                "progress": learning.course_progress(enrolment, course) if enrolment else None,
+                "progress": (
+                    learning.course_progress(enrolment, course, done[enrolment.id])
+                    if enrolment
+                    else None
+                ),
                 "enrolment": enrolment,
                 "attendance": attendance[place.user_id],
             }
         )
+    # The waiting list's order (as CourseRun.waiting()), read as ids rather than by
+    # loading every place on the run.
+    waiting_ids = db.session.scalars(
+        select(RunPlace.id)
+        .where(RunPlace.run_id == run.id, RunPlace.status == PlaceStatus.WAITING.value)
+        .order_by(func.coalesce(RunPlace.waiting_since, RunPlace.created_at), RunPlace.id)
+    )
     return render_template(
         "runs/run.html",
         run=run,
@@ -153,7 +168,7 @@ def run(run_id: int):
         places=places,
         q=" ".join(q.split())[:100],
         counts=services.place_counts([run.id])[run.id],
-        waiting_positions={p.id: n for n, p in enumerate(run.waiting(), start=1)},
+        waiting_positions={place_id: n for n, place_id in enumerate(waiting_ids, start=1)},
         labels=ATTENDANCE_LABELS,
     )
 
