@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, case, false, func, or_, select, union
+from sqlalchemy import Select, and_, case, false, func, or_, select, union, union_all
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -288,11 +288,17 @@ def page(
     regions, region_ids = _region_ids(viewer, filters)
     if not region_ids:
         return paginate(select(User).where(false()), 1, per_page, total=0)
+    more = False
     if filters.status:
         stmt, _slug, _status = _statement(filters, now, region_ids)
         total = None
     else:
-        stmt, total = _first_rows(filters, now, region_ids, page, per_page)
+        stmt, total, more = _first_rows(filters, now, region_ids, page, per_page)
+        counted = total
+        if more:
+            # One page past the counted rows exists: the pager offers it as the next.
+            size = clamp_int(per_page, REGISTER_PAGE_SIZE, 1, MAX_PER_PAGE)
+            total = -(-total // size) * size + 1
     result = paginate(
         stmt,
         page,
@@ -303,13 +309,25 @@ def page(
         total=total,
     )
     result.items = [_row(*values, regions=regions) for values in result.items]
+    #: Whether the register has more rows than it counted (``counted`` of them at least):
+    #: the page then says "more than" rather than a number (see _first_rows).
+    result.more = more
+    result.counted = counted if more else result.total
     return result
+
+
+#: The register's row count stops here (and some pages past the one asked for): beyond
+#: it the page says "more than" this many rather than counting the whole region.
+REGISTER_COUNT_LIMIT = 1000
+#: Pages past the one asked for that the count still covers exactly (for the pager).
+COUNT_PAGES_AHEAD = 10
 
 
 def _first_rows(
     filters: Filters, now: datetime, region_ids: set[int], page: Any, per_page: Any
-) -> tuple[Select, int]:
-    """The register statement for ``page`` without a status filter, and its row count.
+) -> tuple[Select, int, bool]:
+    """The register statement for ``page`` without a status filter, its row count, and
+    whether there are more rows than that count.
 
     Requests awaiting a decision come first, then every row in name order. Rather than
     compute the status of every row in the region to sort them, the statement is limited
@@ -318,21 +336,56 @@ def _first_rows(
     least, and at most that many rows can be awaiting and move to the front) and to the
     people with a pending record. The rows up to this page's end are then the same as
     the full register's. The N-th key is read along the (region, name key) index.
+
+    The count is exact up to :data:`REGISTER_COUNT_LIMIT` rows, or up to
+    :data:`COUNT_PAGES_AHEAD` pages past this one if that is more; past that it stops
+    (the flag is then true and the count is the limit). Each (person, course) row is
+    counted once without a UNION's de-duplication, which read the whole region: an
+    enrolment on a course with a certificate, or else the person's first record for
+    the course. Counting stops at the limit, so a large region costs what a small one
+    does.
     """
     catalogue = learning.catalogue()
     certified = [c.slug for c in catalogue if c.certificate is not None]
     enrolled, recorded = _key_selects(filters, region_ids, certified)
-    keys = union(enrolled, recorded).subquery("register_keys")
+    size = clamp_int(per_page, REGISTER_PAGE_SIZE, 1, MAX_PER_PAGE)
+    asked = clamp_int(page, 1, 1, 1_000_000)
+    limit = max(REGISTER_COUNT_LIMIT, (asked + COUNT_PAGES_AHEAD) * size)
+    earlier = aliased(Accreditation, name="earlier_record")
+    first_records = recorded.where(
+        ~select(Enrolment.id)
+        .where(
+            Enrolment.user_id == Accreditation.user_id,
+            Enrolment.course_slug == Accreditation.course_slug,
+            Enrolment.course_slug.in_(certified),
+        )
+        .exists(),
+        ~select(earlier.id)
+        .where(
+            earlier.user_id == Accreditation.user_id,
+            earlier.course_slug == Accreditation.course_slug,
+            earlier.id < Accreditation.id,
+        )
+        .exists(),
+    )
+    each_row = union_all(
+        enrolled.with_only_columns(Enrolment.user_id),
+        first_records.with_only_columns(Accreditation.user_id),
+    ).subquery("register_rows")
+    up_to_limit = select(each_row.c.user_id).limit(limit + 1).subquery("counted_rows")
     waiting = (
         recorded.where(Accreditation.status == AccreditationStatus.PENDING.value)
         .with_only_columns(func.count())
         .scalar_subquery()
     )
     total, waiting_count = db.session.execute(
-        select(select(func.count()).select_from(keys).scalar_subquery(), waiting)
+        select(select(func.count()).select_from(up_to_limit).scalar_subquery(), waiting)
     ).one()
-    size = clamp_int(per_page, REGISTER_PAGE_SIZE, 1, MAX_PER_PAGE)
-    number = clamp_int(page, 1, 1, max(1, -(-total // size)))
+    total = total or 0
+    more = total > limit
+    if more:
+        total = limit
+    number = clamp_int(page, 1, 1, max(1, -(-total // size) + (1 if more else 0)))
     needed = number * size + (waiting_count or 0)
     with_row = or_(
         select(Enrolment.id)
@@ -351,7 +404,7 @@ def _first_rows(
         .limit(1)
     )
     stmt, _slug, _status = _statement(filters, now, region_ids, until)
-    return stmt, total or 0
+    return stmt, total, more
 
 
 def rows(viewer: User, filters: Filters, now: datetime | None = None) -> list[Row]:
