@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from flask import current_app
+from flask.globals import _cv_app, _cv_request
 
 T = TypeVar("T")
 
@@ -23,7 +24,10 @@ DEFAULT_SIZE = 2048
 
 def kept(kind: str, key: Hashable, make: Callable[[], T], size: int = DEFAULT_SIZE) -> T:
     """The fragment of ``kind`` kept under ``key``, made with ``make()`` the first time."""
-    table = current_app.extensions.setdefault(f"lms.kept.{kind}", {})
+    # The app itself rather than through ``current_app``'s proxy (pages ask many times).
+    app_context = _cv_app.get(None)
+    app = app_context.app if app_context is not None else current_app._get_current_object()
+    table = app.extensions.setdefault(f"lms.kept.{kind}", {})
     value = table.get(key)
     if value is None:
         value = make()
@@ -53,14 +57,18 @@ def quick_url(endpoint: str, **values: str) -> str:
     with anything but plain characters (which ``url_for`` would quote), or that is not
     text, goes through ``url_for`` itself, so the result is always what it would give.
     """
-    from flask import request, url_for
+    from flask import url_for
 
     for value in values.values():
         if value.__class__ is not str or not value or not _PLAIN.issuperset(value):
             return url_for(endpoint, **values)
     names = tuple(values)
-    key = (endpoint, names, request.script_root)
-    table = current_app.extensions.setdefault("lms.kept.url-patterns", {})
+    # The request and app themselves rather than through their proxies.
+    request_context = _cv_request.get(None)
+    if request_context is None:  # no request: url_for says what it needs
+        return url_for(endpoint, **values)
+    key = (endpoint, names, request_context.request.script_root)
+    table = request_context.app.extensions.setdefault("lms.kept.url-patterns", {})
     pattern = table.get(key)
     if pattern is None:
         pattern = table[key] = _url_pattern(url_for, endpoint, names)

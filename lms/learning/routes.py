@@ -50,8 +50,10 @@ def dashboard():
 
     cat = services.catalogue()
     now = utcnow()
+    # The person once, not through current_user's proxy for each of the panels below.
+    user = current_user._get_current_object()
     rows = []
-    enrolments = services.enrolments_for(current_user)
+    enrolments = services.enrolments_for(user)
     done = services.completed_keys(enrolments)
     for enrolment in enrolments:
         course = cat.get(enrolment.course_slug)
@@ -77,12 +79,12 @@ def dashboard():
         )
     enrolled = {r["course"].slug for r in rows}
     suggestions = [c for c in cat if c.slug not in enrolled]
-    places = dashboards.places_of(current_user)
-    outcomes = outcomes_for(current_user, enrolments)
+    places = dashboards.places_of(user)
+    outcomes = outcomes_for(user, enrolments)
     work = dashboards.case_studies(outcomes, enrolments)
     return render_template(
         "learning/dashboard.html",
-        staff=dashboards.staff_panels(current_user, cat, now),
+        staff=dashboards.staff_panels(user, cat, now),
         rows=rows,
         suggestions=suggestions,
         places=places,
@@ -91,10 +93,8 @@ def dashboard():
         returned=[o for o in work if o["is_new"]],
         outcomes=[o for o in work if not o["is_new"]],
         catalogue=cat,
-        certificates=[
-            (c, dashboards.certificate_state(c, now)) for c in certificates_of(current_user)
-        ],
-        accreditations=[a for a in accreditations_of(current_user) if a.status != "accredited"],
+        certificates=[(c, dashboards.certificate_state(c, now)) for c in certificates_of(user)],
+        accreditations=[a for a in accreditations_of(user) if a.status != "accredited"],
         now=now,
     )
 
