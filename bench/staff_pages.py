@@ -3,7 +3,7 @@
 Run from the project folder on a site made by ``lms setup`` and ``lms demo populate``::
 
     python3 -m uv run --frozen --no-sync python bench/staff_pages.py --site /tmp/q20k \
-        [--requests 20] [--json out.json] [--only "register,admin users"]
+        [--requests 20] [--json out.json] [--only register --only "admin users"]
 
 ``--site DIR`` is an instance folder holding ``lms.db`` (SQLite) and ``demo_password``;
 ``--database-url`` overrides the database. Requests go through the Flask test client
@@ -62,7 +62,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument(
-        "--only", help="comma-separated page names (as printed) to measure, default all"
+        "--only",
+        action="append",
+        help="a page name as printed (repeat for several); default: every page",
     )
     args = parser.parse_args()
     site = Path(args.site).resolve()
@@ -130,7 +132,7 @@ def main() -> None:
     print(f"{site}: {people:,} people; run {run_id} ({course}) with {places} booked places")
     print(f"{'page':<24} {'median ms':>10} {'max ms':>8} {'queries':>8} {'KB':>7}")
     figures = {"site": str(site), "people": people, "pages": {}}
-    only = {n.strip() for n in args.only.split(",")} if args.only else None
+    only = {n.strip() for n in args.only} if args.only else None
     for name, who, url in PAGES:
         if only is not None and name not in only:
             continue
