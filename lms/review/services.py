@@ -35,7 +35,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import aliased, contains_eager, selectinload
+from sqlalchemy.orm import aliased, contains_eager, defer, selectinload
 
 from lms import signals
 from lms.accounts.models import Role, User
@@ -422,7 +422,14 @@ def _queue_rows(reviewer: User, filters: QueueFilters, attempt_ids: list[int]) -
         .where(Attempt.id.in_(attempt_ids))
         # The trainee is in the row: keep them on the enrolment, or the page would load
         # each one again (the row's User is dropped once the page is built).
-        .options(contains_eager(Enrolment.user))
+        .options(
+            contains_eager(Enrolment.user),
+            # The queue shows neither the answer nor the review's words: not read (nor
+            # their JSON decoded) for each row; reading them would raise, not query.
+            defer(Attempt.data, raiseload=True),
+            defer(AttemptReview.criteria, raiseload=True),
+            defer(AttemptReview.comments, raiseload=True),
+        )
     )
     order = {attempt_id: i for i, attempt_id in enumerate(attempt_ids)}
     return sorted(db.session.execute(stmt).all(), key=lambda row: order[row[0].id])
