@@ -242,7 +242,7 @@ def test_officer_sees_their_region_with_statuses_dates_and_numbers(app, people):
     for name in LONDON.values():
         assert name not in html
     assert "Grace Adeyemi" not in html and "London" not in html
-    assert "7 entries" in html
+    assert "Showing all 7 entries" in html
 
     with app.app_context():
         requested_at = db.session.get(Accreditation, people["ne request"]).requested_at
