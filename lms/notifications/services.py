@@ -685,6 +685,18 @@ def _booked_places(run_ids: list[int]):
     )
 
 
+def _tell_places(places, notice) -> int:
+    """Give each booked person the notice ``notice(place)`` describes (``notify``'s
+    arguments but the person; None for no notice): how many were given (a notice given
+    before, by its key, is not given again)."""
+    sent = 0
+    for place in places:
+        args = notice(place)
+        if args is not None and notify(place.user, **args):
+            sent += 1
+    return sent
+
+
 def _is_cancelled(run) -> bool:
     return getattr(run, "cancelled_at", None) is not None
 
@@ -704,31 +716,30 @@ def _day_reminders(today: date) -> int:
         )
         if not _is_cancelled(d.run)
     ]
-    sent = 0
     by_run = {d.run_id: d for d in days}
-    for place in _booked_places(list(by_run)):
+
+    def reminder(place) -> dict[str, Any]:
         day = by_run[place.run_id]
         run = day.run
         starts = getattr(day, "starts_at", None)
         when = _("tomorrow, %(day)s", day=_day(day.day_date))
         if starts is not None:
             when += _(", from %(time)s", time=starts.strftime("%H:%M"))
-        if notify(
-            place.user,
-            "course_day_reminder",
-            _("Tomorrow: %(run)s, day %(n)d", run=run.title, n=day.number),
-            _(
+        return {
+            "kind": "course_day_reminder",
+            "subject": _("Tomorrow: %(run)s, day %(n)d", run=run.title, n=day.number),
+            "body": _(
                 "Day %(n)d of %(run)s is %(when)s, at %(where)s.",
                 n=day.number,
                 run=run.title,
                 when=when,
                 where=run.where or _("a place to be confirmed"),
             ),
-            link=_path("learning.dashboard"),
-            key=f"day-{day.id}-reminder-{day.day_date.isoformat()}",
-        ):
-            sent += 1
-    return sent
+            "link": _path("learning.dashboard"),
+            "key": f"day-{day.id}-reminder-{day.day_date.isoformat()}",
+        }
+
+    return _tell_places(_booked_places(list(by_run)), reminder)
 
 
 def _online_due(today: date) -> int:
@@ -768,35 +779,32 @@ def _online_due(today: date) -> int:
         )
     }
     catalogue = learning.catalogue()
-    sent = 0
     by_id = {r.id: r for r in runs}
-    for place in places:
+
+    def due(place) -> dict[str, Any] | None:
         run = by_id[place.run_id]
         if (place.user_id, run.course_slug) not in unfinished:
-            continue
+            return None
         left = (run.first_day - today).days
         stage = next((d for d in sorted(ONLINE_DUE_DAYS) if left <= d), None)
-        if stage is None:
-            continue
         course = catalogue.get(run.course_slug)
-        if course is None:
-            continue
-        if notify(
-            place.user,
-            "online_part_due",
-            _("Finish the online part before %(day)s", day=_day(run.first_day)),
-            _(
+        if stage is None or course is None:
+            return None
+        return {
+            "kind": "online_part_due",
+            "subject": _("Finish the online part before %(day)s", day=_day(run.first_day)),
+            "body": _(
                 "Day 1 of %(run)s is on %(day)s. The online part of %(course)s is not "
                 "finished yet: the course days build on it.",
                 run=run.title,
                 day=_day(run.first_day),
                 course=course.title,
             ),
-            link=_path("learning.resume", slug=course.slug),
-            key=f"run-{run.id}-online-due-{stage}-{run.first_day.isoformat()}",
-        ):
-            sent += 1
-    return sent
+            "link": _path("learning.resume", slug=course.slug),
+            "key": f"run-{run.id}-online-due-{stage}-{run.first_day.isoformat()}",
+        }
+
+    return _tell_places(places, due)
 
 
 def _expired(now: datetime) -> int:
