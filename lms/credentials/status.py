@@ -21,6 +21,7 @@ import gzip
 import json
 import logging
 import secrets
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -246,17 +247,20 @@ def revoke_certificate_id(certificate_id: int) -> CredentialStatusEntry | None:
 # --- The status list credential ------------------------------------------------------------
 
 
-def build_list_credential(list_id: int) -> dict[str, Any]:
-    """The signed BitstringStatusListCredential for the list as it is in the database."""
+def build_list_credential(list_id: int, at: datetime | None = None) -> dict[str, Any]:
+    """The signed BitstringStatusListCredential for the list as it is in the database,
+    valid from and signed at ``at`` (now by default). Ed25519 signatures are
+    deterministic, so the same list, address and ``at`` give the same bytes."""
     from lms.credentials import dataintegrity
 
+    at = at or utcnow()
     url = status_list_url(list_id)
     credential = {
         "@context": [services.VC_V2],
         "id": url,
         "type": ["VerifiableCredential", "BitstringStatusListCredential"],
         "issuer": services.issuer_did(),
-        "validFrom": services._iso(utcnow()),
+        "validFrom": services._iso(at),
         "credentialSubject": {
             "id": f"{url}#list",
             "type": "BitstringStatusList",
@@ -264,7 +268,7 @@ def build_list_credential(list_id: int) -> dict[str, Any]:
             "encodedList": encode_bits(status_list_bits(list_id)),
         },
     }
-    return dataintegrity.sign(credential)
+    return dataintegrity.sign(credential, created=services._iso(at))
 
 
 def publish(list_id: int) -> bool:
@@ -303,8 +307,13 @@ def published_list(list_id: int) -> tuple[str, CredentialStatusList] | None:
     stored = status_list.published
     if stored is None or json.loads(stored).get("id") != status_list_url(list_id):
         # Never published (without LMS_BASE_URL a job cannot know the site's address and
-        # DID), or published under another address: signed now, for the address asked.
-        return json.dumps(build_list_credential(list_id), ensure_ascii=False), status_list
+        # DID), or published under another address: signed now, for the address asked,
+        # dated from the list's creation so that the same list gives the same bytes (and
+        # ETag) on every request until a bit changes.
+        text = json.dumps(
+            build_list_credential(list_id, at=status_list.created_at), ensure_ascii=False
+        )
+        return text, status_list
     return stored, status_list
 
 
