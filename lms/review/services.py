@@ -202,7 +202,6 @@ def refresh_items(enrolment_ids: list[int] | None = None) -> None:
         if enrolment_ids is None
         else [enrolment_ids[i : i + 500] for i in range(0, len(enrolment_ids), 500)]
     )
-    newer = aliased(Attempt, name="newer_attempt")
     for chunk in chunks:
         removed = delete(ReviewItem)
         if chunk is not None:
@@ -211,13 +210,7 @@ def refresh_items(enrolment_ids: list[int] | None = None) -> None:
         if not types:
             continue
         waiting = and_(
-            ~select(newer.id)
-            .where(
-                newer.enrolment_id == Attempt.enrolment_id,
-                newer.activity_key == Attempt.activity_key,
-                newer.number > Attempt.number,
-            )
-            .exists(),
+            _is_latest_version(),
             ~select(AttemptReview.id).where(AttemptReview.attempt_id == Attempt.id).exists(),
         )
         rows = (
@@ -377,19 +370,25 @@ _NEWER_REVIEW = aliased(AttemptReview, name="newer_review")
 _PLACE_RUN = aliased(CourseRun, name="place_run")
 
 
+def _is_latest_version():
+    """SQL truth of "this ``Attempt`` is the latest version of its activity for its
+    enrolment" (no later attempt exists)."""
+    return ~(
+        select(_NEWER_ATTEMPT.id)
+        .where(
+            _NEWER_ATTEMPT.enrolment_id == Attempt.enrolment_id,
+            _NEWER_ATTEMPT.activity_key == Attempt.activity_key,
+            _NEWER_ATTEMPT.number > Attempt.number,
+        )
+        .exists()
+    )
+
+
 def _queue_rows(reviewer: User, filters: QueueFilters, attempt_ids: list[int]) -> list:
     """For one page of attempt ids: each attempt with its enrolment, trainee, run, latest
     review and whether it is the latest version, in one query."""
-    newer_attempt, newer_review, place_run = _NEWER_ATTEMPT, _NEWER_REVIEW, _PLACE_RUN
-    is_latest = (
-        ~select(newer_attempt.id)
-        .where(
-            newer_attempt.enrolment_id == Attempt.enrolment_id,
-            newer_attempt.activity_key == Attempt.activity_key,
-            newer_attempt.number > Attempt.number,
-        )
-        .exists()
-    ).label("is_latest")
+    newer_review, place_run = _NEWER_REVIEW, _PLACE_RUN
+    is_latest = _is_latest_version().label("is_latest")
     latest_review_on = and_(
         AttemptReview.attempt_id == Attempt.id,
         ~select(newer_review.id)
@@ -721,7 +720,6 @@ def review_standing(enrolment: Enrolment | None, course: Course) -> ReviewStandi
     keys = tuple(a.key for a in required_reviewed(course))
     if enrolment is None or not keys:
         return ReviewStanding(keys, frozenset())
-    newer = _NEWER_ATTEMPT
     latest_decision = (
         select(AttemptReview.decision)
         .where(AttemptReview.attempt_id == Attempt.id)
@@ -733,13 +731,7 @@ def review_standing(enrolment: Enrolment | None, course: Course) -> ReviewStandi
         select(Attempt.activity_key, latest_decision).where(
             Attempt.enrolment_id == enrolment.id,
             Attempt.activity_key.in_(keys),
-            ~select(newer.id)
-            .where(
-                newer.enrolment_id == Attempt.enrolment_id,
-                newer.activity_key == Attempt.activity_key,
-                newer.number > Attempt.number,
-            )
-            .exists(),
+            _is_latest_version(),
         )
     )
     passed = frozenset(key for key, decision in rows if decision == DECISIONS[0])
