@@ -56,25 +56,7 @@ def main() -> int:
 
 
 def run(args, site: Path) -> None:
-    env = load.site_env(site)
-    load.prepare_site(site, args.trainees, env)
-    password = load.demo_password(site, env)
-    facts = load.fixtures(site)
-    for key in ("LMS_INSTANCE_PATH", "LMS_DATABASE_URL", "LMS_VERIFY_LIMIT"):
-        os.environ[key] = env[key]
-
-    from lms import create_app
-
-    app = create_app()
-    holder = app.test_client()
-    page = holder.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    answer = holder.post(
-        "/login", data={"csrf_token": token, "email": facts["holder"], "password": password}
-    )
-    if answer.status_code != 302:
-        raise SystemExit(f"logging in as {facts['holder']} failed")
-    visitor = app.test_client()
+    holder, visitor, facts = load.signed_in_clients(site, args.trainees)
     # The PDF link the holder's certificates page gives (signed, valid five minutes).
     certificates = holder.get("/certificates").get_data(as_text=True)
     link = re.search(r'href="(/certificates/files/[^"]+[.]pdf)"', certificates)

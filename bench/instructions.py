@@ -92,25 +92,7 @@ def measure(args) -> int:
     import load
 
     site = args.site.resolve()
-    env = load.site_env(site)
-    load.prepare_site(site, args.trainees, env)
-    password = load.demo_password(site, env)
-    facts = load.fixtures(site)
-    for key in ("LMS_INSTANCE_PATH", "LMS_DATABASE_URL", "LMS_VERIFY_LIMIT"):
-        os.environ[key] = env[key]
-    os.environ.setdefault("LMS_MFA_REQUIRED_ROLES", "")
-    from lms import create_app
-
-    app = create_app()
-    holder = app.test_client()
-    page = holder.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    answer = holder.post(
-        "/login", data={"csrf_token": token, "email": facts["holder"], "password": password}
-    )
-    if answer.status_code != 302:
-        raise SystemExit(f"logging in as {facts['holder']} failed")
-    visitor = app.test_client()
+    holder, visitor, facts = load.signed_in_clients(site, args.trainees)
     pages = {
         "dashboard": (holder, "/dashboard"),
         "reading": (holder, f"/learn/{facts['course']}/{facts['reading']}"),

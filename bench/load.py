@@ -538,5 +538,30 @@ def print_table(
         )
 
 
+def signed_in_clients(site, trainees: int):
+    """For measuring in this process (bench/cpu.py, bench/instructions.py): the site made
+    ready, the app built on it, and test clients for the certificate holder (signed in
+    through the login form) and an anonymous visitor, with the site's fixtures."""
+    env = site_env(site)
+    prepare_site(site, trainees, env)
+    password = demo_password(site, env)
+    facts = fixtures(site)
+    for key in ("LMS_INSTANCE_PATH", "LMS_DATABASE_URL", "LMS_VERIFY_LIMIT"):
+        os.environ[key] = env[key]
+    os.environ.setdefault("LMS_MFA_REQUIRED_ROLES", "")
+    from lms import create_app
+
+    app = create_app()
+    holder = app.test_client()
+    page = holder.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    answer = holder.post(
+        "/login", data={"csrf_token": token, "email": facts["holder"], "password": password}
+    )
+    if answer.status_code != 302:
+        raise SystemExit(f"logging in as {facts['holder']} failed")
+    return holder, app.test_client(), facts
+
+
 if __name__ == "__main__":
     sys.exit(main())
