@@ -51,18 +51,24 @@ def write(data: bytes, root: Path | None = None) -> tuple[str, Path]:
     if target.is_file() and target.stat().st_size == len(data):
         return digest, target
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pdf")
+    write_atomically(target, data, 0o440)
+    return digest, target
+
+
+def write_atomically(target: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``target`` whole or not at all (a temporary file beside it, synced,
+    given ``mode``, then renamed over it): a reader never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o440)
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return digest, target
 
 
 def read_verified(sha256: str, root: Path | None = None) -> bytes:

@@ -18,9 +18,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import secrets
-import tempfile
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -177,17 +175,7 @@ def start_export(user, requested_by) -> PrivacyExport:
 
 def _write_private(folder: Path, data: bytes) -> str:
     name = f"{secrets.token_urlsafe(24)}.zip"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".zip")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, folder / name)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    storage.write_atomically(folder / name, data, 0o600)
     return name
 
 
