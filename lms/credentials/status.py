@@ -328,6 +328,3 @@ def _on_issued(_sender: Any, certificate, **_kw: Any) -> None:
 def connect_signals() -> None:
     signals.certificate_revoked.connect(_on_revoked)
     signals.certificate_issued.connect(_on_issued)
-
-
-connect_signals()
