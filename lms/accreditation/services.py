@@ -591,9 +591,11 @@ def can_revoke(actor: User, certificate: Certificate) -> bool:
     )
 
 
-def revoke(certificate: Certificate, actor: User, reason: str) -> None:
-    """Revoke with a reason. Verification then says revoked and when. Raises AccreditationError."""
-    if not can_revoke(actor, certificate):
+def revoke(certificate: Certificate, actor: User | None, reason: str) -> None:
+    """Revoke with a reason. Verification then says revoked and when. ``actor`` None is
+    the site's operator on the command line (`lms certificates revoke`), who may revoke
+    any certificate. Raises AccreditationError."""
+    if actor is not None and not can_revoke(actor, certificate):
         raise AccreditationError(
             _("Only an administrator or the region's national officer can revoke this certificate.")
         )
@@ -602,7 +604,7 @@ def revoke(certificate: Certificate, actor: User, reason: str) -> None:
     if not reason.strip():
         raise AccreditationError(_("Give the reason for revoking it."), "reason")
     certificate.revoked_at = utcnow()
-    certificate.revoked_by_id = actor.id
+    certificate.revoked_by_id = actor.id if actor is not None else None
     certificate.revocation_reason = reason.strip()
     db.session.flush()
     log.info("Certificate %s revoked", certificate.id)
