@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 credentials_cli = AppGroup("credentials", help="Open Badges 3.0 issuer keys.")
@@ -45,6 +46,14 @@ def credential(number: str, output: str, fmt: str) -> None:
     with open(output, "w", encoding="utf-8") as handle:
         handle.write(text)
     click.echo(f"Wrote {output}")
+    if not current_app.config.get("LMS_BASE_URL"):
+        # Outside a request the issuer's did:web can only come from LMS_BASE_URL.
+        click.echo(
+            f"Warning: LMS_BASE_URL is not set, so the credential names the issuer "
+            f"{services.issuer_did()}, which verifiers cannot resolve. Set LMS_BASE_URL to "
+            "the site's address (e.g. https://training.example.org) and write it again.",
+            err=True,
+        )
 
 
 @click.command("revoke")
@@ -55,30 +64,19 @@ def revoke(number: str, reason: str) -> None:
     """Revoke certificate NUMBER: verification says revoked, its status list bit is set."""
     from sqlalchemy import select
 
-    from lms import signals
+    from lms.accreditation import services as accreditation
     from lms.accreditation.models import Certificate
     from lms.credentials import status
-    from lms.db import utcnow
     from lms.extensions import db
 
     certificate = db.session.scalar(select(Certificate).where(Certificate.number == number))
     if certificate is None:
         raise click.ClickException(f"No certificate {number}.")
-    if certificate.revoked_at is not None:
-        raise click.ClickException(f"Certificate {number} has already been revoked.")
-    if not reason.strip():
-        raise click.ClickException("Give the reason for revoking it (--reason).")
-    # As accreditation.services.revoke does for the web page, with no person as actor
-    # (the command line is run by the site's operator).
-    certificate.revoked_at = utcnow()
-    certificate.revoked_by_id = None
-    certificate.revocation_reason = reason.strip()
-    db.session.flush()
-    from flask import current_app
-
-    signals.certificate_revoked.send(
-        current_app._get_current_object(), certificate=certificate, actor=None
-    )
+    try:
+        # As the web page does, with no person as actor: the site's operator.
+        accreditation.revoke(certificate, None, reason)
+    except accreditation.AccreditationError as exc:
+        raise click.ClickException(f"Certificate {number}: {exc.message}") from exc
     entry = status.mark_revoked(certificate)  # the listener did it already; a no-op then
     db.session.commit()
     click.echo(

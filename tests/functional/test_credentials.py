@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from lms.accreditation.models import Certificate
 from lms.credentials import services
-from lms.credentials.routes import bp
 from lms.extensions import db
 from tests.functional.accreditation_helpers import grant, write_plain_templates
 
@@ -32,8 +31,6 @@ def site(app_with, tmp_path: Path):
         LMS_ISSUER_KEY_DIR=str(tmp_path / "keys"),
         LMS_BASE_URL="https://mip.example:8443",
     )
-    if "credentials" not in app.blueprints:  # until the lead registers it in create_app
-        app.register_blueprint(bp)
     return app
 
 
@@ -124,3 +121,21 @@ def test_holder_downloads_both_forms_others_get_404(site, make):
     login(other, "sam@example.org")
     assert other.get(f"/certificates/{number}/credential.jwt").status_code == 404
     assert site.test_client().get(f"/certificates/{number}/credential.json").status_code == 302
+
+
+def test_cli_warns_when_the_issuer_cannot_be_resolved(app_with, make, tmp_path):
+    """Without LMS_BASE_URL the command line cannot know the site's did:web: it says so."""
+    site = app_with(
+        LMS_CERTIFICATES_DIR=str(write_plain_templates(tmp_path / "c", "Cert")),
+        LMS_ISSUER_KEY_DIR=str(tmp_path / "keys"),
+    )
+    grant(site, make("trainee", email="tia@example.org", name="Tia Marsh"), course="rep")
+    with site.app_context():
+        number = db.session.scalar(select(Certificate.number))
+    out = tmp_path / "c.jwt"
+    result = site.test_cli_runner().invoke(
+        args=["lms", "certificates", "credential", number, "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Warning: LMS_BASE_URL is not set" in result.output
+    assert out.read_text().count(".") == 2
