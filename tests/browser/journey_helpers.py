@@ -38,8 +38,13 @@ def nav_link(page: Page, name: str | re.Pattern) -> Locator:
     """A link of the main navigation, opening the phone's "Menu" first if it is closed."""
     nav = page.get_by_role("navigation", name="Main")
     link = nav.get_by_role("link", name=name, exact=True)
+    menu = page.get_by_role("banner").get_by_text("Menu", exact=True)
+    # Which of the two shows depends on the stylesheet: wait until it has been applied
+    # (a loaded machine once asked before it was, saw neither, and clicked a hidden menu).
+    page.wait_for_load_state("load")
+    expect(link.or_(menu).filter(visible=True).first).to_be_visible()
     if not link.is_visible():
-        page.get_by_role("banner").get_by_text("Menu", exact=True).click()
+        menu.click()
         expect(link).to_be_visible()
     return link
 
